@@ -1,0 +1,99 @@
+"""Lessons 04 and 05's reference: compiling, seeding and training on a small subset."""
+
+import numpy as np
+import pytest
+
+from mnist_lessons.backend import import_keras
+from mnist_lessons.data import load_mnist
+from mnist_lessons.model import build_model
+from mnist_lessons.preprocess import one_hot_labels, preprocess_images
+from mnist_lessons.training import EpochTimer, compile_model, set_seed, train_model
+
+keras = import_keras()
+SUBSET = 3000  # enough to learn well above chance in 2 epochs, in about a second
+
+
+@pytest.fixture(scope="module")
+def subset():
+    """The first SUBSET images of the bundled sample, preprocessed, and 1,000 test images."""
+    (train_images, train_labels), (test_images, test_labels) = load_mnist("sample")
+    return (
+        preprocess_images(train_images[:SUBSET]),
+        one_hot_labels(train_labels[:SUBSET]),
+        preprocess_images(test_images),
+        one_hot_labels(test_labels),
+    )
+
+
+def trained(subset, seed, epochs=2):
+    train_images, train_labels, test_images, test_labels = subset
+    set_seed(seed)
+    model = compile_model(build_model())
+    history = train_model(model, train_images, train_labels, epochs=epochs, verbose=0)
+    return model, history
+
+
+def test_compile_model_settings():
+    """Is the model compiled with RMSprop, categorical cross-entropy and accuracy, and returned?"""
+    model = build_model()
+    assert compile_model(model) is model
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop)
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(0.001)
+    assert model.loss == "categorical_crossentropy"
+
+
+def test_train_model_learns(subset):
+    """Does a 2-epoch run return a 2-entry History whose loss falls and whose test accuracy is far above chance?"""
+    model, history = trained(subset, seed=0)
+    assert len(history.history["loss"]) == 2
+    assert history.history["loss"][1] < history.history["loss"][0]
+    _, _, test_images, test_labels = subset
+    accuracy = model.evaluate(test_images, test_labels, verbose=0, return_dict=True)["accuracy"]
+    assert accuracy > 0.85  # chance is 0.10; the reference reaches about 0.90 here
+
+
+def test_same_seed_same_result(subset):
+    """Do two runs with the same seed give the same losses, and another seed different ones?"""
+    _, first = trained(subset, seed=1, epochs=1)
+    _, again = trained(subset, seed=1, epochs=1)
+    _, other = trained(subset, seed=2, epochs=1)
+    assert first.history["loss"] == again.history["loss"]
+    assert first.history["loss"] != other.history["loss"]
+
+
+def test_epoch_timer_records_each_epoch(subset):
+    """Does EpochTimer hold one positive duration per epoch?"""
+    train_images, train_labels, _, _ = subset
+    timer = EpochTimer()
+    model = compile_model(build_model())
+    train_model(model, train_images[:256], train_labels[:256], epochs=3, callbacks=[timer], verbose=0)
+    assert len(timer.seconds) == 3 and all(s > 0 for s in timer.seconds)
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((4, 28, 28), np.uint8), np.eye(10)[:4], "did you call preprocess_images"),
+        (np.zeros((4, 784), np.float32), np.arange(4), "did you call one_hot_labels"),
+        (np.zeros((4, 784), np.float32), np.eye(10)[:3], "4 images but 3 labels"),
+    ],
+)
+def test_train_model_explains_wrong_inputs(images, labels, message):
+    """Do raw images, integer labels or unequal counts fail with a hint instead of Keras' shape error?"""
+    model = compile_model(build_model())
+    with pytest.raises(ValueError, match=message):
+        train_model(model, images, labels, epochs=1)
+
+
+def test_train_model_needs_compiled_model():
+    """Is an uncompiled model reported in plain words?"""
+    with pytest.raises(ValueError, match="compile_model"):
+        train_model(build_model(), np.zeros((2, 784), np.float32), np.eye(10)[:2], epochs=1)
+
+
+@pytest.mark.parametrize("epochs, batch_size", [(0, 128), (1, 0), (1.5, 128), (True, 128)])
+def test_train_model_rejects_bad_counts(epochs, batch_size):
+    """Are epochs and batch sizes that are not whole numbers of at least 1 refused?"""
+    model = compile_model(build_model())
+    with pytest.raises(ValueError, match="whole number"):
+        train_model(model, np.zeros((2, 784), np.float32), np.eye(10)[:2], epochs=epochs, batch_size=batch_size)
