@@ -1,0 +1,252 @@
+"""The ``mnist-lessons`` command: inspect the data and run the whole reference pipeline (all lessons).
+
+    mnist-lessons data  [--data PATH|sample|keras]
+    mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample|keras] [--out DIR]
+
+Every failure a user can cause (a bad argument, bad data, an output folder
+that already holds a run) ends with one line on stderr and exit status 2.
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from mnist_lessons.data import DataError, DataSourceWarning, describe_dataset, load_mnist_data
+
+RUNS_DIR = Path("runs")  # default parent of each training run's output folder
+RESULT_FILES = ("metrics.json", "model.keras")  # a folder holding these holds a finished run
+COMPARE_COUNT = 10  # predicted against actual labels printed for the first 10 test images
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for: reported in one line, exit status 2."""
+
+
+def main(argv=None):
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with _one_line_warnings():
+            return args.handler(args)
+    except (DataError, UsageError) as err:
+        parser.exit(2, f"mnist-lessons: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "mnist-lessons: interrupted\n")
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="mnist-lessons",
+        description="Handwritten-digit recognition with Keras: the course's reference pipeline.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser(
+        "data", help="say where the MNIST data comes from and what it holds",
+        description="Load MNIST and report its source, shapes, class counts and checksum verdict.",
+    )
+    _add_data_argument(data)
+    data.set_defaults(handler=data_command)
+
+    train = commands.add_parser(
+        "train", help="train and evaluate the reference model, saving the model, metrics and plots",
+        description="Run the whole pipeline: load, preprocess, build, compile, train, evaluate.",
+    )
+    _add_data_argument(train)
+    train.add_argument("--epochs", type=_positive_int, default=10, help="passes over the training set (default 10)")
+    train.add_argument("--batch-size", type=_positive_int, default=128, help="images per weight update (default 128)")
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="seed for every random source (default 0)")
+    train.add_argument("--out", type=Path, help=f"output folder (default {RUNS_DIR}/<date>-<time>-seed<SEED>)")
+    train.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
+    train.set_defaults(handler=train_command)
+    return parser
+
+
+def _add_data_argument(parser):
+    parser.add_argument(
+        "--data", metavar="PATH|sample|keras",
+        help="a mnist.npz or a folder of IDX files, 'sample' for the bundled sample, 'keras' for Keras' "
+        "download; default: $MNIST_LESSONS_DATA, else Keras, else the sample",
+    )
+
+
+def _positive_int(text):
+    return _bounded_int(text, 1, "a whole number of at least 1")
+
+
+def _non_negative_int(text):
+    return _bounded_int(text, 0, "a whole number of at least 0")
+
+
+def _bounded_int(text, lowest, expected):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Show the data-source warning as one plain line, not Python's two-line form."""
+    def show(message, category, *_args, **_kwargs):
+        prefix = "note" if issubclass(category, DataSourceWarning) else category.__name__
+        print(f"mnist-lessons: {prefix}: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataSourceWarning)
+        warnings.showwarning = show
+        yield
+
+
+def data_command(args):
+    data = load_mnist_data(args.data)
+    print(f"Source:   {data.location}")
+    print(f"Checksum: {_checksum_verdict(data)}")
+    for split, images, labels in (
+        ("train", data.train_images, data.train_labels),
+        ("test", data.test_images, data.test_labels),
+    ):
+        summary = describe_dataset(images, labels)
+        counts = summary["class_counts"]
+        print(
+            f"{split:5s}     {summary['num_images']:,} images of {summary['image_shape']} "
+            f"{summary['dtype']}, pixels {summary['pixel_min']}-{summary['pixel_max']}"
+        )
+        print("          per digit: " + "  ".join(f"{digit}:{counts[digit]}" for digit in sorted(counts)))
+    return 0
+
+
+def _checksum_verdict(data):
+    if data.source == "sample":
+        return ("matches the checksums recorded when the sample was made "
+                "(a stratified tenth of MNIST; set MNIST_LESSONS_DATA to a mnist.npz for the full set)")
+    if data.verified:
+        return "all four arrays match the published MNIST"
+    return "not the full MNIST, so no published checksum applies (shapes, dtypes and labels checked)"
+
+
+def train_command(args):
+    out = args.out or RUNS_DIR / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-seed{args.seed}"
+    _prepare_output(out, args.overwrite)
+
+    print("Loading data ...", flush=True)
+    data = load_mnist_data(args.data)
+    print(f"  {len(data.train_images):,} training and {len(data.test_images):,} test images "
+          f"from {data.location}", flush=True)
+
+    print("Importing Keras ...", flush=True)
+    from mnist_lessons.backend import backend_name, library_versions
+    from mnist_lessons.evaluate import compare_labels, confusion_matrix, evaluate_model, predict_labels
+    from mnist_lessons.model import build_model
+    from mnist_lessons.preprocess import one_hot_labels, preprocess_images
+    from mnist_lessons.training import EpochTimer, compile_model, set_seed, train_model
+
+    set_seed(args.seed)
+    train_images = preprocess_images(data.train_images)
+    train_labels = one_hot_labels(data.train_labels)
+    test_images = preprocess_images(data.test_images)
+    test_labels = one_hot_labels(data.test_labels)
+    model = compile_model(build_model())
+
+    print(f"Training for {args.epochs} epochs in batches of {args.batch_size} "
+          f"on the {backend_name()} backend ...", flush=True)
+    timer = EpochTimer()
+    started = time.perf_counter()
+    history = train_model(
+        model, train_images, train_labels, epochs=args.epochs, batch_size=args.batch_size,
+        callbacks=[timer], verbose=1 if sys.stdout.isatty() else 2,  # a bar on a terminal, a line per epoch in a log
+    )
+    training_seconds = time.perf_counter() - started
+
+    test_loss, test_accuracy = evaluate_model(model, test_images, test_labels)
+    predicted = predict_labels(model, test_images)
+    print(f"\nTest loss {test_loss:.4f}, test accuracy {test_accuracy:.4f}")
+    print(_format_comparison(compare_labels(predicted, data.test_labels, n=COMPARE_COUNT)))
+
+    metrics = {
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "train_accuracy": float(history.history["accuracy"][-1]),
+        "train_loss": float(history.history["loss"][-1]),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "seconds_per_epoch": _typical_epoch_seconds(timer.seconds),
+        "epoch_seconds": timer.seconds,
+        "training_seconds": training_seconds,
+        "backend": backend_name(),
+        "data_source": data.source,
+        "data_location": data.location,
+        "data_verified": data.verified,
+        "num_train_images": len(data.train_images),
+        "num_test_images": len(data.test_images),
+        "versions": library_versions(),
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    matrix = confusion_matrix(data.test_labels, predicted)
+    _save_run(out, model, metrics, data, history, matrix, predicted)
+    print(f"\nSaved the model, metrics.json and plots to {out}/")
+    return 0
+
+
+def _prepare_output(out, overwrite):
+    """Refuse, before any training, to overwrite an earlier run's results without --overwrite."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    existing = [name for name in RESULT_FILES if (out / name).exists()]
+    if existing and not overwrite:
+        raise UsageError(
+            f"--out {out} already holds a run ({', '.join(existing)}); "
+            "choose another folder or pass --overwrite"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the output folder {out}: {err.strerror}") from err
+
+
+def _save_run(out, model, metrics, data, history, matrix, predicted):
+    from mnist_lessons import plots
+
+    figures = {
+        "digits.png": plots.plot_digits(data.train_images, data.train_labels, title="Training digits"),
+        "class_counts.png": plots.plot_class_counts(data.train_labels, title="Training images per digit"),
+        "training_curves.png": plots.plot_training_curves(history),
+        "confusion_matrix.png": plots.plot_confusion_matrix(matrix, title="Confusion matrix (test set)"),
+        "misclassified.png": plots.plot_misclassified(data.test_images, data.test_labels, predicted),
+    }
+    for name, figure in figures.items():
+        figure.savefig(out / name, dpi=100)
+    model.save(out / "model.keras")
+    # metrics.json last, written whole then renamed: its presence means the run finished.
+    partial = out / "metrics.json.partial"
+    partial.write_text(json.dumps(metrics, indent=2) + "\n")
+    partial.replace(out / "metrics.json")
+
+
+def _typical_epoch_seconds(seconds):
+    """Median epoch time, leaving out the first epoch, which also pays for tracing and compiling."""
+    steady = seconds[1:] or seconds
+    return statistics.median(steady)
+
+
+def _format_comparison(pairs):
+    lines = [f"Predicted against actual labels, first {len(pairs)} test images:",
+             "  image  predicted  actual"]
+    for index, (predicted, actual) in enumerate(pairs):
+        mark = "" if predicted == actual else "  <- wrong"
+        lines.append(f"  {index:5d}  {predicted:9d}  {actual:6d}{mark}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The mnist-lessons command, end to end on the bundled sample."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_lessons.cli import main
+
+EXPECTED_FILES = {
+    "model.keras", "metrics.json", "digits.png", "class_counts.png",
+    "training_curves.png", "confusion_matrix.png", "misclassified.png",
+}
+
+
+def run_cli(capsys, *argv):
+    """Run main() in-process; return (exit status, stdout, stderr)."""
+    try:
+        status = main(list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """One 2-epoch training run on the bundled sample, shared by the tests below."""
+    out = tmp_path_factory.mktemp("run") / "sample"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mnist_lessons.cli", "train", "--data", "sample", "--epochs", "2",
+         "--seed", "3", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    return completed, out
+
+
+def test_train_writes_model_metrics_and_plots(sample_run):
+    """Does train exit 0 and leave the model, metrics.json and the five plots?"""
+    completed, out = sample_run
+    assert completed.returncode == 0, completed.stderr
+    assert {path.name for path in out.iterdir()} == EXPECTED_FILES
+
+
+def test_train_metrics_json(sample_run):
+    """Does metrics.json record the run's settings, figures, data source and versions?"""
+    completed, out = sample_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["epochs"], metrics["batch_size"], metrics["seed"]) == (2, 128, 3)
+    assert metrics["data_source"] == "sample"
+    assert metrics["num_train_images"] == 6000 and metrics["num_test_images"] == 1000
+    assert 0.85 < metrics["test_accuracy"] <= 1.0
+    assert 0 < metrics["test_loss"] < 1.0
+    assert len(metrics["epoch_seconds"]) == 2
+    assert metrics["seconds_per_epoch"] == metrics["epoch_seconds"][1]  # the median of epochs 2..N
+    assert metrics["backend"] in metrics["versions"]
+    assert {"keras", "numpy", "python"} <= set(metrics["versions"])
+    # The printed figures are the saved ones.
+    assert f"test accuracy {metrics['test_accuracy']:.4f}" in completed.stdout
+
+
+def test_train_prints_predicted_against_actual(sample_run):
+    """Does the output hold a 10-row table of predicted and actual labels?"""
+    completed, _ = sample_run
+    table = completed.stdout.split("Predicted against actual labels, first 10 test images:")[1]
+    rows = [line.split() for line in table.strip().splitlines()[1:11]]
+    assert [int(row[0]) for row in rows] == list(range(10))
+    assert all(row[1].isdigit() and row[2].isdigit() for row in rows)
+
+
+def test_train_keeps_stderr_clean(sample_run):
+    """Is stderr free of TensorFlow's start-up INFO lines?"""
+    completed, _ = sample_run
+    assert "oneDNN" not in completed.stderr
+    assert "cuda drivers" not in completed.stderr
+    assert "absl::InitializeLog" not in completed.stderr
+
+
+def test_train_refuses_to_overwrite_a_run(sample_run, capsys):
+    """Does a second run into a finished run's folder stop before training, saying why?"""
+    _, out = sample_run
+    before = (out / "metrics.json").read_text()
+    status, _, err = run_cli(capsys, "train", "--data", "sample", "--out", str(out))
+    assert status == 2
+    assert "already holds a run" in err and "--overwrite" in err
+    assert (out / "metrics.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--epochs", "0"], "--epochs: expected a whole number of at least 1, got '0'"),
+        (["train", "--batch-size", "many"], "--batch-size: expected a whole number of at least 1"),
+        (["train", "--seed", "-1"], "--seed: expected a whole number of at least 0"),
+        (["fly"], "invalid choice: 'fly'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_message(capsys, argv, message):
+    """Does each bad argument give exit status 2 and a message naming it?"""
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2
+    assert message in err
+
+
+def test_bad_data_path_exits_2(capsys, tmp_path):
+    """Does a missing data file give exit status 2 and one line naming it, without a traceback?"""
+    missing = tmp_path / "nowhere.npz"
+    status, _, err = run_cli(capsys, "data", "--data", str(missing))
+    assert status == 2
+    assert str(missing) in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_env_data_exits_2(capsys, tmp_path, monkeypatch):
+    """Is a corrupt file named in MNIST_LESSONS_DATA reported with the variable's name?"""
+    broken = tmp_path / "mnist.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    monkeypatch.setenv("MNIST_LESSONS_DATA", str(broken))
+    status, _, err = run_cli(capsys, "train", "--out", str(tmp_path / "out"))
+    assert status == 2
+    assert "MNIST_LESSONS_DATA" in err and str(broken) in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_data_command_on_sample(capsys):
+    """Does data report the sample's source, sizes and class counts?"""
+    status, out, _ = run_cli(capsys, "data", "--data", "sample")
+    assert status == 0
+    assert "Source:   bundled sample" in out
+    assert "recorded when the sample was made" in out
+    assert "6,000 images of (28, 28) uint8, pixels 0-255" in out
+    assert "1,000 images" in out
+    assert "per digit: 0:" in out
+
+
+def test_data_command_on_full_set(capsys, full_mnist_path):
+    """Does data confirm the full set's checksums and its known class counts?"""
+    status, out, _ = run_cli(capsys, "data", "--data", str(full_mnist_path))
+    assert status == 0
+    assert "all four arrays match the published MNIST" in out
+    assert "60,000 images" in out and "10,000 images" in out
+    assert "1:6742" in out  # the training set's count of ones
+
+
+def test_help_everywhere(capsys):
+    """Do the command and each subcommand answer --help with exit status 0?"""
+    for argv in (["--help"], ["data", "--help"], ["train", "--help"]):
+        status, out, _ = run_cli(capsys, *argv)
+        assert status == 0 and "usage: mnist-lessons" in out
+
+
+def test_console_script_installed():
+    """Is the mnist-lessons console script on PATH and working?"""
+    script = Path(sys.executable).parent / "mnist-lessons"  # installed beside this interpreter
+    completed = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0 and "train" in completed.stdout
