@@ -1,6 +1,7 @@
 """The mnist-lessons command, end to end on the bundled sample."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,18 @@ def test_console_script_installed():
     script = Path(sys.executable).parent / "mnist-lessons"  # installed beside this interpreter
     completed = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0 and "train" in completed.stdout
+
+
+def test_train_on_jax_backend(tmp_path):
+    """Does the same pipeline run on Keras' JAX backend, and say so in metrics.json?"""
+    pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[dev]' brings it)")
+    out = tmp_path / "jax"
+    completed = subprocess.run(
+        [sys.executable, "-m", "mnist_lessons.cli", "train", "--data", "sample", "--epochs", "1",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["backend"] == "jax" and "jax" in metrics["versions"]
+    assert metrics["test_accuracy"] > 0.8
