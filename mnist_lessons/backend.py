@@ -1,4 +1,16 @@
-"""Keras, imported once without TensorFlow's start-up noise (every lesson from 03 on).
+"""Keras, imported once on the faster backend and without TensorFlow's start-up noise (every lesson from 03 on).
+
+Keras fixes its backend when it is first imported, from ``KERAS_BACKEND`` or
+else ``~/.keras/keras.json``, which Keras itself fills with "tensorflow" on
+its first run. On a CPU the course's model trains about 1.4 times faster on
+JAX (0.79 s per epoch against 1.1 s on 2 cores, both with
+steps_per_execution=32; see "Benchmarks" in the README), and JAX starts
+without TensorFlow's several seconds of imports. So when JAX is installed and
+nobody chose a backend, ``import_keras`` picks it. A choice of one's own
+always wins: ``KERAS_BACKEND=tensorflow`` (the way to repeat a run made on
+TensorFlow: the same seed gives other initial weights on another backend), or
+a keras.json naming a backend other than Keras' own default. If something
+imported Keras before this module, its backend stays.
 
 TensorFlow writes a few INFO lines ("oneDNN custom operations are on", "Could
 not find cuda drivers") straight to file descriptor 2 while it loads, before
@@ -11,6 +23,7 @@ notices is written back: warnings and errors still show.
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -19,14 +32,37 @@ import tempfile
 # absl's INFO lines look like "I0000 00:00:1795519771.928488    2536 port.cc:153] ...".
 _INFO_LINE = re.compile(r"^I\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] ")
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+# The second line of cpu_feature_guard's INFO message ("This TensorFlow binary is optimized ..."):
+_CPU_FEATURES = re.compile(r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$")
+
+PREFERRED_BACKEND = "jax"  # fastest for the course's model on a CPU (README, "Benchmarks")
+KERAS_DEFAULT_BACKEND = "tensorflow"  # what Keras uses, and writes to keras.json, when nobody chose
 
 
 def import_keras():
-    """Return the ``keras`` module, importing it quietly the first time."""
+    """Return the ``keras`` module, importing it quietly the first time, on ``chosen_backend()``."""
     if "keras" not in sys.modules:
+        # Keras reads the variable once, at import: set it now or never.
+        os.environ["KERAS_BACKEND"] = chosen_backend()
         with _filtered_stderr():
             importlib.import_module("keras")
     return sys.modules["keras"]
+
+
+def chosen_backend():
+    """The backend the first ``import_keras`` uses: the user's choice, else JAX when installed, else TensorFlow.
+
+    Works without importing Keras, so a parent process can tell which backend
+    its children will train on.
+    """
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    configured = _keras_json_backend()
+    if configured and configured != KERAS_DEFAULT_BACKEND:
+        return configured  # a user edited keras.json: their choice
+    if importlib.util.find_spec(PREFERRED_BACKEND) is not None:
+        return PREFERRED_BACKEND
+    return configured or KERAS_DEFAULT_BACKEND
 
 
 def backend_name():
@@ -56,8 +92,33 @@ def library_versions():
     return versions
 
 
+def _keras_json_backend():
+    """The "backend" of Keras' configuration file, or None; found where Keras looks (KERAS_HOME, else ~/.keras)."""
+    import json
+
+    folder = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(folder, "keras.json")) as config:
+            return json.load(config).get("backend")
+    except (OSError, ValueError, AttributeError):  # missing, unreadable or not a JSON object
+        return None
+
+
 def _is_noise(line):
-    return bool(_INFO_LINE.match(line)) or line.strip() == _ABSL_PREAMBLE
+    line = line.rstrip("\n")
+    return bool(_INFO_LINE.match(line) or _CPU_FEATURES.match(line)) or line.strip() == _ABSL_PREAMBLE
+
+
+def quiet_tensorflow():
+    """A context in which TensorFlow may be imported without its INFO lines reaching stderr.
+
+    Keras imports TensorFlow lazily, also on other backends: on JAX,
+    ``keras.utils.set_random_seed`` imports it to seed it too, seconds after
+    ``import_keras`` returned. Wrap such calls in this.
+    """
+    if "tensorflow" in sys.modules:
+        return contextlib.nullcontext()  # already loaded: it has said all it says at start-up
+    return _filtered_stderr()
 
 
 @contextlib.contextmanager

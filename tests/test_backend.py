@@ -1,0 +1,73 @@
+"""Which Keras backend the package picks, and how quietly it imports Keras (backend.py)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mnist_lessons import backend
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty KERAS_HOME and no KERAS_BACKEND: a user who chose nothing."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    return tmp_path
+
+
+def write_keras_json(folder, backend_name):
+    (folder / "keras.json").write_text(json.dumps({"backend": backend_name, "floatx": "float32"}))
+
+
+def test_environment_variable_wins(keras_home, monkeypatch):
+    """Does KERAS_BACKEND decide, whatever keras.json says and whatever is installed?"""
+    write_keras_json(keras_home, "jax")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    assert backend.chosen_backend() == "tensorflow"
+
+
+def test_edited_keras_json_wins_over_the_preference(keras_home, monkeypatch):
+    """Does a keras.json naming a backend other than Keras' default count as the user's choice?"""
+    write_keras_json(keras_home, "torch")
+    monkeypatch.setattr(backend.importlib.util, "find_spec", lambda name: object())
+    assert backend.chosen_backend() == "torch"
+
+
+@pytest.mark.parametrize("config", [None, "tensorflow", "not json"])
+def test_jax_preferred_when_installed(keras_home, monkeypatch, config):
+    """With no choice made (no keras.json, Keras' own default in it, or a broken file), is JAX picked when installed?"""
+    if config == "not json":
+        (keras_home / "keras.json").write_text("{broken")
+    elif config:
+        write_keras_json(keras_home, config)
+    monkeypatch.setattr(backend.importlib.util, "find_spec", lambda name: object() if name == "jax" else None)
+    assert backend.chosen_backend() == "jax"
+
+
+def test_tensorflow_without_jax(keras_home, monkeypatch):
+    """Without JAX installed and no choice made, is it Keras' own default, TensorFlow?"""
+    monkeypatch.setattr(backend.importlib.util, "find_spec", lambda name: None)
+    assert backend.chosen_backend() == "tensorflow"
+
+
+def test_import_keras_uses_the_chosen_backend(keras_home):
+    """In a fresh process with no choice made, does Keras come up on chosen_backend(), quietly, seeding included?
+
+    On JAX, seeding imports TensorFlow as well: its start-up lines must not show then either.
+    """
+    code = (
+        "from mnist_lessons.backend import backend_name, chosen_backend\n"
+        "from mnist_lessons.training import set_seed\n"
+        "set_seed(0)\n"
+        "print(chosen_backend(), backend_name())\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(keras_home)
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    chosen, running = completed.stdout.split()
+    assert chosen == running
+    assert completed.stderr == ""
