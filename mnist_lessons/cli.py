@@ -2,6 +2,7 @@
 
     mnist-lessons data  [--data PATH|sample|keras]
     mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample|keras] [--out DIR]
+    mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample|keras] [--out FILE]
 
 Every failure a user can cause (a bad argument, bad data, an output folder
 that already holds a run) ends with one line on stderr and exit status 2.
@@ -17,6 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
+from mnist_lessons import bench as bench_module
 from mnist_lessons.data import DataError, DataSourceWarning, describe_dataset, load_mnist_data
 
 RUNS_DIR = Path("runs")  # default parent of each training run's output folder
@@ -65,6 +67,15 @@ def _build_parser():
     train.add_argument("--out", type=Path, help=f"output folder (default {RUNS_DIR}/<date>-<time>-seed<SEED>)")
     train.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
     train.set_defaults(handler=train_command)
+
+    bench = commands.add_parser(
+        "bench", help="time training against this machine's matrix-multiply limit; accuracy across seeds",
+        description="Measure, in one run: NumPy's float32 matmul rate and the floor of one epoch, seconds "
+        "per epoch on each installed Keras backend, test accuracy for seeds 0, 1 and 2, and the time of "
+        "the self-check and of autograding one submission. Prints a table and writes JSON.",
+    )
+    bench_module.add_arguments(bench)
+    bench.set_defaults(handler=bench_module.run)
     return parser
 
 

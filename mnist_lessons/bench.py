@@ -1,0 +1,390 @@
+"""How fast the course's pipeline runs on this machine, next to the machine's own limit (``mnist-lessons bench``).
+
+One run measures, on the same machine and side by side:
+
+- the float32 matrix-multiply rate through NumPy, and from it the floor: the
+  fewest seconds one epoch of the reference model could take;
+- the reference model's seconds per epoch on each installed Keras backend,
+  through the package's own ``compile_model`` and ``train_model`` (what
+  ``mnist-lessons train`` does), and its ratio to the floor;
+- test accuracy after ``EPOCHS`` epochs for each seed;
+- the self-check and the autograder, when they exist (see ``TIMED_TOOLS``).
+
+Keras fixes its backend at import, so each backend trains in a child process
+(``python -m mnist_lessons.bench --worker ...``) that writes its figures to a
+JSON file. The parent never imports Keras.
+"""
+
+import argparse
+import datetime
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mnist_lessons import __version__
+from mnist_lessons.backend import chosen_backend
+from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
+
+# The floor of one epoch: every image goes forward through both Dense layers'
+# matrix products and back through them again.
+HIDDEN_UNITS = 512  # model.HIDDEN_UNITS; repeated so that the parent need not import Keras
+MACS_PER_IMAGE = NUM_PIXELS * HIDDEN_UNITS + HIDDEN_UNITS * NUM_CLASSES  # 406,528 multiply-adds forward
+FLOPS_PER_MAC = 2  # a multiply and an add
+PASSES = 3  # forward, plus backward's two products per layer (gradients of weights and of inputs): issue 6's count
+FULL_TRAIN_IMAGES = 60_000  # MNIST's training set: the floor is for one full epoch
+
+EPOCHS = 10  # the course's recipe
+SEEDS = (0, 1, 2)  # three seeds give the spread of the test accuracy
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's backends, measured when installed
+
+# The rate that sets the floor: a large square product, which keeps both cores
+# busy and is the most a machine gives. It is not the training's own shape
+# (128 x 784 by 784 x 512), also reported, which ran at about the same rate here.
+MATMUL_SIZE = 2048  # 2048^3 products: about 17 GFLOP, a tenth of a second on 2 cores
+MATMUL_REPEATS = 15  # the median of 15 timings, after one warm-up
+TRAIN_MATMUL_SHAPE = (128, NUM_PIXELS, HIDDEN_UNITS)  # one batch through the hidden layer
+
+TINY = {  # `--tiny`: the whole benchmark in seconds, so that a test can run it
+    "num_images": 2_000,
+    "epochs": 2,
+    "seeds": (0,),
+    "matmul_size": 256,
+    "matmul_repeats": 5,
+}
+
+# Timed when present: a module and a function of no arguments that runs the
+# whole job on the complete reference submission and returns a truthy value
+# when it passed. Until the module (or the function) exists, the table says
+# "not available yet" and the JSON holds null.
+TIMED_TOOLS = {
+    "self_check": ("mnist_lessons.checks", "run_self_check"),
+    "autograde": ("mnist_lessons.grading", "autograde_reference_submission"),
+}
+TOOL_TITLES = {"self_check": "self-check, complete submission", "autograde": "autograding one submission"}
+
+WORKER_TIMEOUT = 3600  # seconds; a full run of one backend takes a few minutes
+
+
+def epoch_floor_gflop(num_images=FULL_TRAIN_IMAGES):
+    """GFLOP of one epoch's matrix products: 3 x 2 x 406,528 x 60,000 / 1e9 = 146.35 for the full set."""
+    return PASSES * FLOPS_PER_MAC * MACS_PER_IMAGE * num_images / 1e9
+
+
+def measure_matmul_gflops(m, k, n, repeats=MATMUL_REPEATS):
+    """float32 GFLOP/s of an (m x k) @ (k x n) product through NumPy: the median of ``repeats`` timings."""
+    rng = np.random.default_rng(0)
+    left = rng.standard_normal((m, k), dtype=np.float32)
+    right = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.empty((m, n), dtype=np.float32)
+    np.matmul(left, right, out=out)  # warm-up: the BLAS threads start on the first call
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(left, right, out=out)
+        seconds.append(time.perf_counter() - start)
+    return 2 * m * k * n / statistics.median(seconds) / 1e9
+
+
+def installed_backends():
+    """The Keras backends whose library can be imported here, in BACKENDS order."""
+    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
+def run_benchmark(tiny=False, out=None, *, data=None, backends=None, progress=print):
+    """Run the whole benchmark; return its results as a dict and, when ``out`` is a path, write them there as JSON.
+
+    ``tiny`` trains on 2,000 images for 2 epochs with one seed and times a
+    small product: seconds instead of minutes, for tests. ``data`` is what
+    ``load_mnist`` takes (None: MNIST_LESSONS_DATA, else Keras, else the
+    sample); ``backends`` defaults to every installed one.
+    """
+    settings = dict(TINY) if tiny else {
+        "num_images": None, "epochs": EPOCHS, "seeds": SEEDS,
+        "matmul_size": MATMUL_SIZE, "matmul_repeats": MATMUL_REPEATS,
+    }
+    backends = list(backends) if backends is not None else installed_backends()
+    results = {
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "mnist-lessons bench" + (" --tiny" if tiny else ""),
+        "tiny": tiny,
+        "machine": describe_machine(),
+        "recipe": {"epochs": settings["epochs"], "batch_size": None, "seeds": list(settings["seeds"])},
+        "default_backend": chosen_backend(),
+    }
+
+    size, repeats = settings["matmul_size"], settings["matmul_repeats"]
+    progress(f"[bench] NumPy float32 matrix products: {size} x {size} x {size}, median of {repeats} ...")
+    gflops = measure_matmul_gflops(size, size, size, repeats)
+    train_shape_gflops = measure_matmul_gflops(*TRAIN_MATMUL_SHAPE, repeats=max(repeats, 50))
+    results["matmul"] = {
+        "shape": [size, size, size],
+        "repeats": repeats,
+        "gflops": gflops,
+        "train_shape": list(TRAIN_MATMUL_SHAPE),
+        "train_shape_gflops": train_shape_gflops,
+    }
+    progress(f"[bench]   {gflops:.1f} GFLOP/s ({train_shape_gflops:.1f} at the training's shape "
+             f"{' x '.join(map(str, TRAIN_MATMUL_SHAPE))})")
+
+    backend_results = {}
+    for backend in backends:
+        progress(f"[bench] Training on {backend}: {settings['epochs']} epochs, seeds "
+                 f"{', '.join(map(str, settings['seeds']))} ...")
+        worker_args = ["--epochs", str(settings["epochs"]), "--seeds", *map(str, settings["seeds"])]
+        if settings["num_images"]:
+            worker_args += ["--num-images", str(settings["num_images"])]
+        if data is not None:
+            worker_args += ["--data", str(data)]
+        backend_results[backend] = _run_worker("train", worker_args, {"KERAS_BACKEND": backend})
+    results["backends"] = backend_results
+
+    trained = [r for r in backend_results.values() if r.get("num_images")]
+    num_images = trained[0]["num_images"] if trained else (settings["num_images"] or FULL_TRAIN_IMAGES)
+    floor_gflop = epoch_floor_gflop(num_images)
+    results["floor"] = {
+        "macs_per_image": MACS_PER_IMAGE,
+        "flops_per_mac": FLOPS_PER_MAC,
+        "passes": PASSES,
+        "num_images": num_images,
+        "gflop": floor_gflop,
+        "seconds": floor_gflop / gflops,
+        "full_epoch_gflop": epoch_floor_gflop(),
+        "full_epoch_seconds": epoch_floor_gflop() / gflops,
+    }
+    for result in trained:
+        result["ratio_to_floor"] = result["seconds_per_epoch"] / results["floor"]["seconds"]
+        defaults = result["keras_defaults"]
+        defaults["ratio_to_floor"] = defaults["seconds_per_epoch"] / results["floor"]["seconds"]
+        results["recipe"]["batch_size"] = result["batch_size"]
+
+    for tool in TIMED_TOOLS:
+        progress(f"[bench] Timing the {TOOL_TITLES[tool]} ...")
+        results[tool] = _run_worker("tool", ["--tool", tool], {})
+        progress(f"[bench]   {_tool_figure(results[tool])}")
+
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def describe_machine():
+    """The CPU's model name, its core count, the OS, NumPy and its BLAS: what a timing depends on."""
+    model_name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model_name = line.split(":", 1)[1].strip()  # what `lscpu` calls "Model name"
+                break
+    except OSError:  # not Linux
+        pass
+    return {
+        "cpu": model_name,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _blas_name(),
+        "mnist_lessons": __version__,
+    }
+
+
+def _blas_name():
+    """The BLAS library NumPy multiplies matrices with (e.g. "scipy-openblas"), or None when NumPy does not say."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # older NumPy, or another layout: the name is a nicety
+        return None
+
+
+def format_table(results):
+    """The benchmark's figures as a plain-text table, one row per measurement."""
+    floor = results["floor"]
+    matmul = results["matmul"]
+    rows = [
+        ("NumPy float32 matmul rate",
+         f"{matmul['gflops']:.1f} GFLOP/s ({' x '.join(map(str, matmul['shape']))}, "
+         f"median of {matmul['repeats']}; {matmul['train_shape_gflops']:.1f} at the training's shape)"),
+        (f"Floor of one epoch ({floor['num_images']:,} images)",
+         f"{floor['seconds']:.3f} s = {floor['gflop']:.2f} GFLOP / rate"),
+    ]
+    for backend, result in results["backends"].items():
+        label = backend + (" (default)" if backend == results.get("default_backend") else "")
+        if result.get("error"):
+            rows.append((f"{label}: seconds per epoch", f"failed: {result['error']}"))
+            continue
+        accuracy = result["test_accuracy"]
+        rows.append((f"{label}: seconds per epoch",
+                     f"{result['seconds_per_epoch']:.3f} s, {result['ratio_to_floor']:.2f}x the floor "
+                     f"(median of epochs 2-{result['epochs']})"))
+        rows.append((f"{label}: test accuracy",
+                     f"mean {accuracy['mean']:.4f}, min {accuracy['min']:.4f}, max {accuracy['max']:.4f} "
+                     f"(seeds {', '.join(accuracy['per_seed'])}; {result['epochs']} epochs)"))
+        defaults = result["keras_defaults"]
+        rows.append((f"{label}: same, compiled with Keras' defaults",
+                     f"{defaults['seconds_per_epoch']:.3f} s, {defaults['ratio_to_floor']:.2f}x the floor, "
+                     f"test accuracy {defaults['test_accuracy']:.4f} (seed {defaults['seed']})"))
+    for tool, title in TOOL_TITLES.items():
+        rows.append((title.capitalize(), _tool_figure(results[tool])))
+    width = max(len(name) for name, _ in rows)
+    machine = results["machine"]
+    header = f"mnist-lessons bench on {machine['cpu']}, {machine['cores']} cores ({results['created']})"
+    return "\n".join([header, ""] + [f"{name:<{width}}  {value}" for name, value in rows])
+
+
+def _tool_figure(result):
+    """"12.3 s", or why there is no figure."""
+    if result.get("error"):
+        return f"failed: {result['error']}"
+    if result["seconds"] is None:
+        return result["note"]
+    return f"{result['seconds']:.1f} s" + ("" if result["passed"] else " (the reference submission FAILED)")
+
+
+def _run_worker(job, worker_args, env):
+    """Run one worker child; return its JSON result, or {"error": ...} when it failed."""
+    with tempfile.TemporaryDirectory() as folder:
+        result_path = Path(folder) / "result.json"
+        command = [sys.executable, "-m", "mnist_lessons.bench", "--worker", job,
+                   "--result", str(result_path), *worker_args]
+        try:
+            # The child's own progress lines go straight to our stdout and stderr.
+            completed = subprocess.run(command, env={**os.environ, **env}, timeout=WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return {"error": f"took more than {WORKER_TIMEOUT} s", "seconds": None}
+        if completed.returncode != 0 or not result_path.exists():
+            return {"error": f"the worker exited with status {completed.returncode}", "seconds": None}
+        return json.loads(result_path.read_text())
+
+
+def _train_worker(args):
+    """In a child process: train on the backend KERAS_BACKEND names, once per seed; return the figures."""
+    from mnist_lessons.backend import backend_name, library_versions
+    from mnist_lessons.data import load_mnist_data
+    from mnist_lessons.evaluate import evaluate_model
+    from mnist_lessons.model import build_model
+    from mnist_lessons.preprocess import one_hot_labels, preprocess_images
+    from mnist_lessons.training import BATCH_SIZE, EpochTimer, compile_model, set_seed, train_model
+
+    data = load_mnist_data(args.data)
+    count = args.num_images or len(data.train_images)
+    train_images = preprocess_images(data.train_images[:count])
+    train_labels = one_hot_labels(data.train_labels[:count])
+    test_images = preprocess_images(data.test_images)
+    test_labels = one_hot_labels(data.test_labels)
+
+    epoch_seconds, accuracies = {}, {}
+    for seed in args.seeds:
+        set_seed(seed)
+        model = compile_model(build_model())
+        timer = EpochTimer()
+        train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
+        _, accuracies[str(seed)] = evaluate_model(model, test_images, test_labels)
+        epoch_seconds[str(seed)] = timer.seconds
+        print(f"[bench]   {backend_name()}, seed {seed}: {_steady_median([timer.seconds]):.3f} s per epoch "
+              f"after the first ({timer.seconds[0]:.2f} s), test accuracy {accuracies[str(seed)]:.4f}",
+              flush=True)
+
+    # The same training on a model compiled the way lesson 04 has learners
+    # write it, with Keras' defaults: what train_model gets from their code.
+    seed = args.seeds[0]
+    set_seed(seed)
+    model = build_model()
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    timer = EpochTimer()
+    train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
+    _, accuracy = evaluate_model(model, test_images, test_labels)
+    keras_defaults = {"seed": seed, "seconds_per_epoch": _steady_median([timer.seconds]),
+                      "epoch_seconds": timer.seconds, "test_accuracy": accuracy}
+    print(f"[bench]   {backend_name()}, seed {seed}, compiled with Keras' defaults: "
+          f"{keras_defaults['seconds_per_epoch']:.3f} s per epoch, test accuracy {accuracy:.4f}", flush=True)
+
+    values = list(accuracies.values())
+    return {
+        "backend": backend_name(),
+        "versions": library_versions(),
+        "data_source": data.source,
+        "num_images": count,
+        "num_test_images": len(test_images),
+        "epochs": args.epochs,
+        "batch_size": BATCH_SIZE,
+        "seconds_per_epoch": _steady_median(epoch_seconds.values()),
+        "epoch_seconds": epoch_seconds,
+        "test_accuracy": {"per_seed": accuracies, "mean": statistics.mean(values),
+                          "min": min(values), "max": max(values)},
+        "keras_defaults": keras_defaults,
+    }
+
+
+def _steady_median(runs):
+    """Median epoch time, leaving out each run's first epoch, which also pays for tracing and compiling."""
+    return statistics.median(s for seconds in runs for s in (seconds[1:] or seconds))
+
+
+def _tool_worker(args):
+    """In a child process: time one of TIMED_TOOLS, imports included, or say that it does not exist yet."""
+    module_name, function_name = TIMED_TOOLS[args.tool]
+    start = time.perf_counter()
+    module = importlib.import_module(module_name) if importlib.util.find_spec(module_name) else None
+    function = getattr(module, function_name, None)
+    if function is None:
+        return {"seconds": None, "passed": None,
+                "note": f"not available yet ({module_name}.{function_name} does not exist)"}
+    passed = bool(function())
+    return {"seconds": time.perf_counter() - start, "passed": passed,
+            "note": f"{module_name}.{function_name}" + ("" if passed else ": the reference submission FAILED")}
+
+
+def add_arguments(parser):
+    """Add the bench command's options to an argparse parser (``mnist-lessons bench``)."""
+    parser.add_argument("--tiny", action="store_true",
+                        help="2,000 images, 2 epochs, one seed: checks that the benchmark works, in seconds")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results-latest.json"),
+                        help="where to write the JSON results (default benchmarks/results-latest.json)")
+    parser.add_argument("--data", metavar="PATH|sample|keras",
+                        help="the MNIST to train on, as for mnist-lessons train (default: $MNIST_LESSONS_DATA, ...)")
+    parser.add_argument("--backend", action="append", choices=BACKENDS, dest="backends",
+                        help="measure only this backend (repeatable; default: every installed one)")
+
+
+def run(args):
+    """Run the benchmark with parsed ``args``, print its table; exit status 0."""
+    results = run_benchmark(tiny=args.tiny, out=args.out, data=args.data, backends=args.backends)
+    print()
+    print(format_table(results))
+    print(f"\nWrote {args.out}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m mnist_lessons.bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    # Internal: the parent runs each measurement that needs Keras in a child.
+    parser.add_argument("--worker", choices=("train", "tool"), help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help=argparse.SUPPRESS)
+    parser.add_argument("--num-images", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--tool", choices=tuple(TIMED_TOOLS), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker is None:
+        return run(args)
+    result = _train_worker(args) if args.worker == "train" else _tool_worker(args)
+    args.result.write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The benchmark (issue 6), run end to end in its tiny mode so that it cannot rot."""
+
+import argparse
+import json
+
+import pytest
+
+from mnist_lessons import bench
+from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
+
+TINY_IMAGES = bench.TINY["num_images"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny benchmark on the bundled sample, every installed backend: (results, JSON path, progress lines)."""
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    lines = []
+    results = bench.run_benchmark(tiny=True, out=out, data="sample", progress=lines.append)
+    return results, out, lines
+
+
+def test_floor_arithmetic():
+    """Is one full epoch's floor 3 x 2 x 406,528 multiply-adds x 60,000 images, as issue 6 counts it?"""
+    assert bench.MACS_PER_IMAGE == 784 * 512 + 512 * 10 == 406_528
+    assert bench.epoch_floor_gflop() == 3 * 2 * 406_528 * 60_000 / 1e9 == pytest.approx(146.35008, abs=1e-9)
+    assert bench.epoch_floor_gflop(TINY_IMAGES) == pytest.approx(146.35008 * TINY_IMAGES / 60_000)
+
+
+def test_macs_match_the_model():
+    """Does the floor count one multiply-add per weight of the real model (its parameters less the biases)?"""
+    from mnist_lessons.model import HIDDEN_UNITS, NUM_PARAMETERS
+
+    assert bench.HIDDEN_UNITS == HIDDEN_UNITS
+    assert bench.MACS_PER_IMAGE == NUM_PARAMETERS - HIDDEN_UNITS - NUM_CLASSES
+    assert bench.TRAIN_MATMUL_SHAPE == (128, NUM_PIXELS, HIDDEN_UNITS)
+
+
+def test_tiny_matmul_and_floor(tiny_run):
+    """Are the matmul rates positive, and is the floor the run's GFLOP divided by the square product's rate?"""
+    results, _, _ = tiny_run
+    matmul, floor = results["matmul"], results["floor"]
+    assert matmul["shape"] == [256, 256, 256] and matmul["gflops"] > 0 and matmul["train_shape_gflops"] > 0
+    assert floor["num_images"] == TINY_IMAGES
+    assert floor["gflop"] == pytest.approx(3 * 2 * 406_528 * TINY_IMAGES / 1e9)
+    assert floor["seconds"] == pytest.approx(floor["gflop"] / matmul["gflops"])
+    assert floor["full_epoch_gflop"] == pytest.approx(146.35008)
+    assert floor["full_epoch_seconds"] == pytest.approx(146.35008 / matmul["gflops"])
+
+
+def test_tiny_backends(tiny_run):
+    """Does each installed backend report 2 positive epoch times per seed, their ratio to the floor, and a test accuracy far above chance?"""
+    results, _, _ = tiny_run
+    assert list(results["backends"]) == bench.installed_backends()
+    assert results["default_backend"] in results["backends"]
+    for name, result in results["backends"].items():
+        assert "error" not in result, f"{name}: {result}"
+        assert result["backend"] == name and name in result["versions"]
+        assert (result["num_images"], result["epochs"], result["batch_size"]) == (TINY_IMAGES, 2, 128)
+        assert list(result["epoch_seconds"]) == ["0"]
+        seconds = result["epoch_seconds"]["0"]
+        assert len(seconds) == 2 and all(s > 0 for s in seconds)
+        assert result["seconds_per_epoch"] == seconds[1]  # the median of epochs 2..N
+        assert result["ratio_to_floor"] == pytest.approx(result["seconds_per_epoch"] / results["floor"]["seconds"])
+        accuracy = result["test_accuracy"]
+        assert 0.75 < accuracy["min"] == accuracy["mean"] == accuracy["max"] == accuracy["per_seed"]["0"] <= 1
+        defaults = result["keras_defaults"]
+        assert defaults["seconds_per_epoch"] == defaults["epoch_seconds"][1] > 0
+        assert defaults["ratio_to_floor"] == pytest.approx(defaults["seconds_per_epoch"] / results["floor"]["seconds"])
+        assert 0.75 < defaults["test_accuracy"] <= 1
+
+
+def test_tiny_tools_are_timed_or_reported_missing(tiny_run):
+    """Are the self-check and the autograder either timed or, while they do not exist, null with a note?"""
+    results, _, _ = tiny_run
+    for tool in bench.TIMED_TOOLS:
+        result = results[tool]
+        if result["seconds"] is None:
+            assert result["note"].startswith("not available yet")
+        else:
+            assert result["seconds"] > 0 and result["passed"] is True
+
+
+def test_tiny_json_and_table(tiny_run):
+    """Is the JSON file the returned dict, and does the table show the rate, each backend and each tool?"""
+    results, out, lines = tiny_run
+    assert json.loads(out.read_text()) == json.loads(json.dumps(results))
+    assert results["tiny"] is True and results["machine"]["cores"] >= 1
+    table = bench.format_table(results)
+    assert f"{results['matmul']['gflops']:.1f} GFLOP/s" in table
+    for name, result in results["backends"].items():
+        assert f"{result['seconds_per_epoch']:.3f} s, {result['ratio_to_floor']:.2f}x the floor" in table
+    for tool, title in bench.TOOL_TITLES.items():
+        row = next(line for line in table.splitlines() if line.startswith(title.capitalize()))
+        assert ("not available yet" in row) == (results[tool]["seconds"] is None)
+    # One progress line per phase: the matmul, each backend, each tool.
+    assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
+        1 + len(results["backends"]) + len(bench.TIMED_TOOLS)
+    )
+
+
+def test_tool_hook_times_a_present_tool(tmp_path, monkeypatch):
+    """Once a self-check function exists, is it found, run and timed; and is a missing one reported as null?"""
+    (tmp_path / "fake_checks.py").write_text("CALLS = []\ndef run_all():\n    CALLS.append(1)\n    return True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(bench.TIMED_TOOLS, "self_check", ("fake_checks", "run_all"))
+    monkeypatch.setitem(bench.TIMED_TOOLS, "autograde", ("fake_checks", "no_such_function"))
+    present = bench._tool_worker(argparse.Namespace(tool="self_check"))
+    assert present["passed"] is True and present["seconds"] > 0
+    import fake_checks
+
+    assert fake_checks.CALLS == [1]
+    missing = bench._tool_worker(argparse.Namespace(tool="autograde"))
+    assert missing["seconds"] is None and "not available yet" in missing["note"]
+
+
+def test_cli_arguments():
+    """Do add_arguments' options parse as the lead's `mnist-lessons bench` will pass them?"""
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--tiny", "--out", "r.json", "--backend", "jax", "--data", "sample"])
+    assert (args.tiny, str(args.out), args.backends, args.data) == (True, "r.json", ["jax"], "sample")
+    defaults = parser.parse_args([])
+    assert not defaults.tiny and defaults.backends is None and str(defaults.out).endswith("results-latest.json")
