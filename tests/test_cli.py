@@ -165,7 +165,7 @@ def test_console_script_installed():
 
 def test_train_on_jax_backend(tmp_path):
     """Does the same pipeline run on Keras' JAX backend, and say so in metrics.json?"""
-    pytest.importorskip("jax", reason="JAX is not installed (pip install -e '.[dev]' brings it)")
+    pytest.importorskip("jax", reason="JAX is not installed (it is one of the project's dependencies)")
     out = tmp_path / "jax"
     completed = subprocess.run(
         [sys.executable, "-m", "mnist_lessons.cli", "train", "--data", "sample", "--epochs", "1",
