@@ -6,8 +6,10 @@ returned figure as a cell's result, the command line saves it with
 ``figure.savefig``.
 """
 
+import io
+
 import numpy as np
-from matplotlib.figure import Figure
+from matplotlib import figure as mpl_figure
 
 from mnist_lessons.evaluate import misclassified_indices
 from mnist_lessons.preprocess import IMAGE_SIDE, NUM_CLASSES
@@ -15,6 +17,20 @@ from mnist_lessons.preprocess import IMAGE_SIDE, NUM_CLASSES
 RIGHT_COLOUR = "tab:green"
 WRONG_COLOUR = "tab:red"
 CELL_INCHES = 1.1  # size of one digit in a grid: large enough to read its label
+PNG_DPI = 100  # what a notebook shows: sharp enough for 28x28 digits, small enough for the .ipynb
+
+
+class Figure(mpl_figure.Figure):
+    """A matplotlib Figure that shows itself as a PNG when it is a notebook cell's result.
+
+    Without pyplot, Jupyter knows no way to draw a bare Figure and prints its
+    repr ("<Figure size 700x350 with 1 Axes>"); IPython calls ``_repr_png_``.
+    """
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def plot_digits(images, labels=None, predicted=None, n=20, columns=10, title=None):

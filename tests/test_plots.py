@@ -89,3 +89,11 @@ def test_plot_misclassified_shows_only_mistakes():
     assert figure._suptitle.get_text().startswith("2 of 12 digits misclassified")
     perfect = plots.plot_misclassified(IMAGES, actual, actual)
     assert perfect.texts[0].get_text() == "No misclassified digits"
+
+
+def test_figures_show_as_png_in_a_notebook():
+    """Does a returned figure give IPython a PNG of itself, so that a notebook cell shows the picture?"""
+    from mnist_lessons.plots import plot_class_counts
+
+    png = plot_class_counts(np.arange(10))._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2_000
