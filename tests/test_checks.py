@@ -1,0 +1,150 @@
+"""The self-checks behind the lessons' check cells: right answers pass, wrong ones fail and say why (checks.py)."""
+
+import numpy as np
+import pytest
+
+from mnist_lessons import checks, data, evaluate, model, preprocess, training
+from mnist_lessons.backend import import_keras
+
+keras = import_keras()
+
+
+def load_data(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
+
+
+REFERENCE = {
+    "load_data": load_data,
+    "describe_dataset": data.describe_dataset,
+    "preprocess_images": preprocess.preprocess_images,
+    "one_hot_labels": preprocess.one_hot_labels,
+    "build_model": model.build_model,
+    "compile_model": training.compile_model,
+    "train_model": training.train_model,
+    "evaluate_model": evaluate.evaluate_model,
+    "predict_labels": evaluate.predict_labels,
+    "compare_labels": evaluate.compare_labels,
+    "confusion_matrix": evaluate.confusion_matrix,
+}
+
+
+def functional_model():
+    inputs = keras.Input(shape=(784,))
+    hidden = keras.layers.Dense(512, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+
+
+def compile_with_instance(model_):
+    model_.compile(optimizer=keras.optimizers.RMSprop(), loss=keras.losses.CategoricalCrossentropy(),
+                   metrics=["accuracy"])
+    return model_
+
+
+# Correct ways of writing an exercise other than the reference's: each must pass.
+ALTERNATIVES = {
+    "preprocess_images": lambda images: (images / 255).reshape(-1, 784).astype(np.float32),
+    "one_hot_labels": lambda labels, num_classes=10: keras.utils.to_categorical(labels, num_classes).astype("float32"),
+    "build_model": functional_model,
+    "compile_model": compile_with_instance,
+    "evaluate_model": lambda m, x, y: tuple(m.evaluate(x, y, verbose=0)),
+    "predict_labels": lambda m, x: m.predict(x, verbose=0).argmax(axis=1),
+    "compare_labels": lambda p, a, n=10: list(zip(np.asarray(p)[:n].tolist(), np.asarray(a)[:n].tolist())),
+}
+
+
+def uncompiled_wrong_units():
+    return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(256, activation="relu"),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def compile_with_adam(model_):
+    model_.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model_
+
+
+def train_without_return(model_, images, labels, epochs=10, batch_size=128):
+    model_.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
+
+
+def confusion_transposed(actual, predicted, num_classes=10):
+    return evaluate.confusion_matrix(predicted, actual, num_classes)
+
+
+# One plausible learner mistake per exercise, and words its failure message must contain.
+MISTAKES = {
+    "load_data": (lambda path: load_data(path)[::-1], ["load_data", "test"]),
+    "describe_dataset": (lambda images, labels: {"num_images": len(images)}, ["describe_dataset", "image_shape"]),
+    "preprocess_images": (lambda images: images.astype("float32") / 255, ["(3, 784)", "flatten"]),
+    "one_hot_labels": (lambda labels, num_classes=10: np.asarray(labels, dtype="float32"), ["one_hot_labels", "(10, 10)"]),
+    "build_model": (uncompiled_wrong_units, ["build_model", "512"]),
+    "compile_model": (compile_with_adam, ["compile_model", "RMSprop"]),
+    "train_model": (train_without_return, ["train_model", "History"]),
+    "evaluate_model": (lambda m, x, y: tuple(m.evaluate(x, y, verbose=0))[::-1], ["evaluate_model", "swapped"]),
+    "predict_labels": (lambda m, x: m.predict(x, verbose=0), ["predict_labels", "argmax"]),
+    "compare_labels": (lambda p, a, n=10: [(int(y), int(x)) for x, y in zip(p[:n], a[:n])], ["compare_labels", "predicted first"]),
+    "confusion_matrix": (confusion_transposed, ["confusion_matrix", "expected"]),
+}
+
+
+def all_names():
+    return [name for names in checks.LESSONS.values() for name in names]
+
+
+def test_every_exercise_has_a_check():
+    """Does every graded function of the lessons have its check_<name>, and this file a reference for it?"""
+    assert sorted(all_names()) == sorted(REFERENCE) == sorted(MISTAKES)
+    for name in all_names():
+        assert callable(getattr(checks, f"check_{name}"))
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+@pytest.mark.parametrize("name", all_names())
+def test_reference_passes_quietly(name, hidden, capfd):
+    """Does the reference implementation pass, print its ✓ line and write nothing to stderr?"""
+    getattr(checks, f"check_{name}")(REFERENCE[name], hidden=hidden)
+    out, err = capfd.readouterr()
+    expected = (checks.HIDDEN_PASSED if hidden else checks.PASSED).format(name=name)
+    assert out.strip() == expected
+    assert err == ""
+
+
+@pytest.mark.parametrize("name", sorted(ALTERNATIVES))
+def test_other_correct_ways_pass(name, capfd):
+    """Does a correct answer written another way (functional model, optimizer object, to_categorical, ...) pass too?"""
+    check = getattr(checks, f"check_{name}")
+    check(ALTERNATIVES[name])
+    check(ALTERNATIVES[name], hidden=True)
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", all_names())
+def test_mistake_fails_and_says_why(name, capfd):
+    """Does a typical mistake fail with an AssertionError that says what was called and what was expected?"""
+    wrong, words = MISTAKES[name]
+    with pytest.raises(AssertionError) as failure:
+        getattr(checks, f"check_{name}")(wrong)
+    message = str(failure.value)
+    assert message.startswith("Called ") and "expected" in message.lower()
+    for word in words:
+        assert word in message, f"{word!r} not in: {message}"
+    assert "✓" not in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("name", all_names())
+def test_unfinished_exercise_passes_its_stub_error_through(name):
+    """Is the NotImplementedError of an exercise not done yet raised unchanged, so the learner sees the stub's message?"""
+    def stub(*args, **kwargs):
+        raise NotImplementedError("Exercise not done yet")
+
+    with pytest.raises(NotImplementedError, match="Exercise not done yet"):
+        getattr(checks, f"check_{name}")(stub)
+
+
+def test_other_exceptions_name_the_call():
+    """Does a crash inside the learner's function become an AssertionError naming the call?"""
+    def broken(images):
+        return images.reshape(784)  # fails for more than one image
+
+    with pytest.raises(AssertionError, match=r"preprocess_images\(images"):
+        checks.check_preprocess_images(broken)
