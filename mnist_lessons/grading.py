@@ -265,21 +265,20 @@ def _run_child(cells, lesson, limits):
     recorded, problems = {}, {"_notes": []}
     functions = list(LESSONS[lesson])
     skip = []
-    for _ in range(len(functions) + 1):
+    for _ in range(len(cells) + len(functions) + 1):  # each round removes a cell or a function
         outcome = _run_child_once(cells, lesson, functions, skip, limits)
         recorded.update(outcome["recorded"])
         culprit, reason = outcome["culprit"], outcome["reason"]
         if culprit is None:
             break
         if culprit.startswith("cell:"):
-            # The process died or hung while running a cell: that cell's function (or, for
-            # a set-up or added cell, every function still ungraded) cannot be graded.
+            # The process died or hung in a cell: an exercise's cell costs that exercise; a
+            # set-up cell or one the learner added is left out, and the rest runs again.
             cell_id = culprit[5:]
-            blamed = [cell_id] if cell_id in functions else [f for f in functions if f not in recorded and f not in skip]
-            for name in blamed:
-                problems[name] = f"Running the cell {cell_id!r} {reason}, so {name} earns nothing."
-            cells = [cell for cell in cells if cell["id"] != cell_id]
+            if cell_id in functions:
+                problems[cell_id] = f"Running the cell where you write {cell_id} {reason}, so {cell_id} earns nothing."
             problems["_notes"].append(f"The cell {cell_id!r} {reason}; it was left out to grade the rest.")
+            cells = [cell for cell in cells if cell["id"] != cell_id]
         else:
             problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
         skip = sorted((set(skip) | set(problems) | set(recorded)) - {"_notes"})  # run only what is left

@@ -58,6 +58,7 @@ _generic = np.generic
 _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
+_output = sys.__stdout__  # the grader's size-capped log file: a learner's prints go there, not into memory
 
 PLAIN_TYPES = (bool, int, float, str, type(None))  # JSON's own values, exactly these types
 MAX_ITEMS = 100_000  # a result with more nested items than this is not a plausible answer
@@ -169,7 +170,8 @@ class Recorder:
         before = [_snapshot(arg) for arg in args]
         started = _perf_counter()
         try:
-            with _answer_key_locked(self.name):
+            with _answer_key_locked(self.name), contextlib.redirect_stdout(_output), \
+                    contextlib.redirect_stderr(_output):
                 result = self.function(*args, **kwargs)
         except BaseException as err:  # noqa: BLE001 -- recorded, then raised again for the check
             record["raised"] = {"type": _type(err).__name__, "message": _first_line(err),

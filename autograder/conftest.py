@@ -1,0 +1,87 @@
+"""`pytest autograder/`: grades the lesson notebooks of a submission, one test per graded function.
+
+    pytest autograder/                               # every lesson in course/mnist
+    pytest autograder/test_02_preprocess.py          # one lesson
+    pytest autograder/ --submission ~/my-work        # another folder holding the same notebook files
+    pytest autograder/ --grades-json grades.json     # the same results as data, for instructors
+
+The notebooks are read as data and run in a sandboxed child process
+(mnist_lessons/grading.py says how and why); this process never imports the
+submission's code, so nothing in the submission's folder (a conftest.py, a
+pytest.ini) takes part in the run. The lessons selected run side by side,
+once per session; each test then reports its function's verdict.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist_lessons import grading
+from mnist_lessons.checks import LESSONS
+
+DEFAULT_SUBMISSION = grading.REPO_ROOT / "course" / "mnist"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mnist-lessons", "the course's autograder")
+    group.addoption("--submission", metavar="DIR", default=str(DEFAULT_SUBMISSION),
+                    help=f"folder holding the lesson notebooks to grade (default {DEFAULT_SUBMISSION})")
+    group.addoption("--grades-json", metavar="FILE",
+                    help="also write the grades as JSON: per lesson and function, passed, points, message; the total")
+
+
+def pytest_configure(config):
+    folder = Path(config.getoption("--submission")).expanduser()
+    if not folder.is_dir():
+        raise pytest.UsageError(f"--submission {folder}: no such folder (it should hold the six lesson notebooks)")
+    config.stash[_FOLDER] = folder.resolve()
+
+
+_FOLDER = pytest.StashKey()
+_LESSONS = pytest.StashKey()
+_GRADE = pytest.StashKey()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Note which lessons the selected tests need, so that they are graded together."""
+    config.stash[_LESSONS] = sorted({item.module.LESSON for item in items if hasattr(item.module, "LESSON")})
+
+
+@pytest.fixture(scope="session")
+def submission_grade(request):
+    config = request.config
+    grade = grading.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
+    config.stash[_GRADE] = grade
+    return grade
+
+
+@pytest.fixture
+def verdict(request, submission_grade):
+    """verdict(name): fail the test with the grader's message unless the function passed."""
+    lesson = request.module.LESSON
+
+    def check(name):
+        __tracebackhide__ = True
+        result = submission_grade.lessons[lesson].functions[name]
+        if not result.passed:
+            pytest.fail(result.message, pytrace=False)
+
+    return check
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    grade = config.stash.get(_GRADE, None)
+    if grade is None:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("points per lesson")
+    for lesson, result in grade.lessons.items():
+        write(f"{lesson:16s} {result.points:4g} / {result.max_points:g}")
+        for note in result.notes:
+            write(f"{'':16s} note: {note}")
+    write(f"{'total':16s} {grade.points:4g} / {grade.max_points:g}   ({grade.folder})")
+    path = config.getoption("--grades-json")
+    if path:
+        Path(path).write_text(json.dumps(grade.as_dict(), indent=2) + "\n")
+        write(f"grades written to {path}")

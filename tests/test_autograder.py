@@ -1,0 +1,375 @@
+"""The autograder: right answers earn their points, and no trick, crash or broken file earns what it should not.
+
+Each case builds its own submission folder from the solutions, changes one
+thing, grades it and checks the verdict: the functions the change touches earn
+nothing and say why, the rest of the submission is graded as usual. Most cases
+use lesson 02 (preprocess_images and one_hot_labels), which needs no Keras, with
+short limits, so that each takes seconds.
+"""
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_lessons import grading
+from mnist_lessons.checks import LESSONS
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions" / "mnist"
+COURSE = ROOT / "course" / "mnist"
+FAST = grading.Limits(function_seconds=4, notebook_seconds=60, memory_bytes=768 * 1024**2, output_bytes=1024**2)
+GOOD_ONE_HOT = "one_hot_labels: all checks passed"
+
+
+def read(lesson, folder=SOLUTIONS):
+    return json.loads((folder / f"{lesson}.ipynb").read_text())
+
+
+def cell_with_id(notebook, grade_id):
+    return next(cell for cell in notebook["cells"] if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def submission(tmp_path, lesson="02_preprocess", replace=None, change=None, extra_files=None):
+    """A folder holding one lesson's solution notebook, with the exercise cells in ``replace`` rewritten."""
+    folder = tmp_path / "submission"
+    folder.mkdir(exist_ok=True)
+    notebook = read(lesson)
+    for name, source in (replace or {}).items():
+        cell_with_id(notebook, name)["source"] = source
+    if change:
+        change(notebook)
+    (folder / f"{lesson}.ipynb").write_text(json.dumps(notebook))
+    for name, text in (extra_files or {}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def grade(folder, lesson="02_preprocess", limits=FAST):
+    return grading.grade_lesson(folder / f"{lesson}.ipynb", lesson, limits=limits)
+
+
+def assert_zero_and_rest_graded(result, name, *words):
+    """``name`` earned nothing and its message holds ``words``; the lesson's other function earned its points."""
+    verdict = result.functions[name]
+    assert verdict.points == 0 and not verdict.passed
+    for word in words:
+        assert word in verdict.message, verdict.message
+    others = [grade for other, grade in result.functions.items() if other != name]
+    assert others and all(grade.passed and grade.points == grade.max_points for grade in others), others
+
+
+# ---------------------------------------------------------------- right and wrong answers
+
+
+def test_solutions_earn_every_point():
+    """Does the complete reference submission earn all the points of all six lessons?"""
+    result = grading.grade_submission(SOLUTIONS)
+    assert result.points == result.max_points == 25
+    assert all(grade.passed for lesson in result.lessons.values() for grade in lesson.functions.values())
+
+
+def test_untouched_course_fails_every_exercise_as_not_done():
+    """Does the release, untouched, fail every exercise with its NotImplementedError message, and nothing else?"""
+    result = grading.grade_submission(COURSE)
+    assert result.points == 0
+    for lesson in result.lessons.values():
+        assert lesson.notes == []
+        for verdict in lesson.functions.values():
+            assert verdict.message.startswith(f"{verdict.name} is not written yet: it raised NotImplementedError")
+            assert grading.STUB_MESSAGE in verdict.message
+
+
+def test_wrong_answer_gets_the_checks_message(tmp_path):
+    """Does a wrong answer earn nothing, with the lesson check's own words about what was expected?"""
+    folder = submission(tmp_path, replace={"preprocess_images": "def preprocess_images(images):\n    return images / 255\n"})
+    result = grade(folder)
+    assert_zero_and_rest_graded(result, "preprocess_images", "Called preprocess_images(", "(3, 784)")
+
+
+def test_stderr_output_costs_nothing(tmp_path):
+    """Does a right answer that writes to stderr (as TensorFlow's log lines do) keep its points?"""
+    source = (
+        "import os, sys\n"
+        "def preprocess_images(images):\n"
+        "    print('W tensorflow: some warning', file=sys.stderr)\n"
+        "    os.write(2, b'I0000 00:00 cpu_feature_guard.cc:227] This TensorFlow binary\\n')\n"
+        "    return images.reshape(len(images), -1).astype('float32') / 255\n"
+    )
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert result.points == result.max_points
+
+
+# ---------------------------------------------------------------- code that hangs, crashes or floods
+
+
+@pytest.mark.parametrize("body, words", [
+    ("    while True:\n        pass\n", ["took longer than 4 s"]),
+    ("    import time\n    time.sleep(1000)\n", ["took longer than 4 s"]),
+    ("    import signal\n    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):\n"
+     "        signal.signal(s, signal.SIG_IGN)\n    while True:\n        pass\n", ["took longer than 4 s"]),
+], ids=["busy-loop", "sleep", "ignores-signals"])
+def test_hanging_function_is_stopped(tmp_path, body, words):
+    """Is a function that never returns stopped soon after its limit, earning nothing, with the rest still graded?"""
+    folder = submission(tmp_path, replace={"preprocess_images": "def preprocess_images(images):\n" + body})
+    started = time.monotonic()
+    result = grade(folder)
+    assert time.monotonic() - started < FAST.function_seconds + 30  # stopped, not waited out to the notebook's limit
+    assert_zero_and_rest_graded(result, "preprocess_images", *words)
+
+
+@pytest.mark.parametrize("body, words", [
+    ("    import os\n    os._exit(0)\n", ["ended the Python process"]),
+    ("    import ctypes\n    ctypes.string_at(0)\n", ["crashed", "SIGSEGV"]),
+    ("    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n", ["crashed", "SIGKILL"]),
+], ids=["os-exit", "segfault", "killed"])
+def test_crashing_function(tmp_path, body, words):
+    """Does a function that kills its own process earn nothing, while the lesson's other function is still graded?"""
+    folder = submission(tmp_path, replace={"preprocess_images": "def preprocess_images(images):\n" + body})
+    assert_zero_and_rest_graded(grade(folder), "preprocess_images", *words)
+
+
+def test_sys_exit_in_a_cell(tmp_path):
+    """Does sys.exit in an exercise cell cost only that exercise?"""
+    source = "import sys\nsys.exit('bye')\n\ndef preprocess_images(images):\n    return images\n"
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "preprocess_images is not defined")
+
+
+def test_sys_exit_in_a_function(tmp_path):
+    """Does a function that calls sys.exit earn nothing, with a message that says so?"""
+    source = "import sys\ndef preprocess_images(images):\n    sys.exit(3)\n"
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "SystemExit")
+
+
+def test_output_without_end(tmp_path):
+    """Is a function that prints forever stopped, earning nothing?"""
+    source = "def preprocess_images(images):\n    while True:\n        print('x' * 1000)\n"
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "output without end")
+
+
+def test_memory_without_bound(tmp_path):
+    """Is a function that eats memory stopped before it takes the machine down?"""
+    source = "def preprocess_images(images):\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**7))\n"
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "memory")
+
+
+# ---------------------------------------------------------------- tricks
+
+
+def test_object_whose_eq_says_yes(tmp_path):
+    """Does an object whose __eq__ says yes to everything earn nothing?"""
+    source = (
+        "import numpy as np\n"
+        "class Anything:\n"
+        "    shape = (3, 784)\n    dtype = np.float32\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __array__(self, *args, **kwargs):\n        return np.zeros((3, 784), np.float32)\n"
+        "def preprocess_images(images):\n    return Anything()\n"
+    )
+    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images")
+
+
+def test_array_subclass_whose_eq_says_yes(tmp_path):
+    """Does an array subclass that claims equality with anything still get its real values checked?"""
+    source = (
+        "import numpy as np\n"
+        "class Liar(np.ndarray):\n"
+        "    def __eq__(self, other):\n        return np.ones(np.shape(other), bool)\n"
+        "def preprocess_images(images):\n    return np.zeros((len(images), 784), np.float32).view(Liar)\n"
+    )
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "preprocess_images")
+
+
+@pytest.mark.parametrize("patch", [
+    "np.array_equal = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True",
+    "import pytest\npytest.fail = lambda *a, **k: None\nimport _pytest.outcomes\n_pytest.outcomes.fail = pytest.fail",
+    "import builtins\nbuiltins.isinstance = lambda *a: True\nbuiltins.AssertionError = type('Quiet', (Exception,), {})",
+], ids=["numpy", "pytest", "builtins"])
+def test_monkeypatching(tmp_path, patch):
+    """Does monkeypatching numpy, pytest or builtins in the submission change nothing about a wrong answer's verdict?"""
+    source = "import numpy as np\n" + patch + "\ndef preprocess_images(images):\n    return images\n"
+    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images")
+
+
+def test_printed_and_written_fake_results(tmp_path):
+    """Does printing a pass line, or writing a results file, earn nothing for a wrong answer?"""
+    source = (
+        "import json, os\n"
+        "def preprocess_images(images):\n"
+        "    print('✓ preprocess_images: all checks passed')\n"
+        "    print('✓ preprocess_images: all hidden checks passed')\n"
+        "    for folder in ('.', 'results', '..'):\n"
+        "        try:\n"
+        "            with open(os.path.join(folder, 'preprocess_images.json'), 'w') as f:\n"
+        "                json.dump({'name': 'preprocess_images', 'passed': True, 'calls': {}}, f)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return images\n"
+    )
+    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images")
+
+
+@pytest.mark.parametrize("source, words", [
+    ("from mnist_lessons import preprocess_images\n", ["course's own answer"]),
+    ("import mnist_lessons as ml\npreprocess_images = ml.preprocess.preprocess_images\n", ["course's own answer"]),
+    ("import mnist_lessons as ml\ndef preprocess_images(images):\n    return ml.preprocess_images(images)\n",
+     ["called mnist_lessons.preprocess_images"]),
+], ids=["imported", "assigned", "wrapped"])
+def test_handing_back_the_answer_key(tmp_path, source, words):
+    """Does the graded function handing back (or calling) the package's own answer earn nothing?"""
+    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images", *words)
+
+
+def test_files_dropped_into_the_submission_change_nothing(tmp_path):
+    """Do a conftest.py, pytest.ini and sitecustomize.py in the submission's folder leave the real verdict alone?"""
+    evil = "import pytest\n@pytest.hookimpl(tryfirst=True)\ndef pytest_runtest_call(item):\n    pass\n"
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    shutil.copy(COURSE / "02_preprocess.ipynb", folder)
+    (folder / "conftest.py").write_text(evil)
+    (folder / "pytest.ini").write_text("[pytest]\naddopts = -p no:terminal --co\n")
+    (folder / "sitecustomize.py").write_text("import sys\nsys.exit(0)\n")
+    (folder / "numpy.py").write_text("raise SystemExit(0)\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "autograder/test_02_preprocess.py", "-p", "no:cacheprovider",
+         "--submission", str(folder)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 1, completed.stdout[-3000:]
+    assert "2 failed" in completed.stdout
+    assert "preprocess_images is not written yet" in completed.stdout
+    assert "total               0 / 4" in completed.stdout
+
+
+# ---------------------------------------------------------------- broken notebooks
+
+
+def test_missing_notebook(tmp_path):
+    """Is a missing notebook zero for its lesson, with a message, while the other lessons are graded?"""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    shutil.copy(SOLUTIONS / "01_load_data.ipynb", folder)
+    result = grading.grade_submission(folder, ["01_load_data", "02_preprocess"], limits=FAST)
+    assert result.lessons["01_load_data"].points == result.lessons["01_load_data"].max_points
+    missing = result.lessons["02_preprocess"]
+    assert missing.points == 0 and "02_preprocess.ipynb is missing" in missing.notes[0]
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"cells": [', "not valid JSON"),
+    ('["a list"]', "no list of cells"),
+    ("\udcff", "could not be read"),
+], ids=["truncated", "not-a-notebook", "not-text"])
+def test_unreadable_notebook(tmp_path, text, words):
+    """Is a notebook that is not valid JSON zero for its lesson with a clear message, never a crash?"""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "02_preprocess.ipynb").write_bytes(text.encode("utf-8", "surrogateescape"))
+    result = grade(folder)
+    assert result.points == 0 and words in result.notes[0]
+    assert all(words in verdict.message for verdict in result.functions.values())
+
+
+def test_deleted_exercise_cell(tmp_path):
+    """Is a deleted exercise cell zero for that exercise, saying so, and the other exercise graded?"""
+    def delete(notebook):
+        notebook["cells"].remove(cell_with_id(notebook, "one_hot_labels"))
+
+    result = grade(submission(tmp_path, change=delete))
+    verdict = result.functions["one_hot_labels"]
+    assert verdict.points == 0 and "The cell where you write one_hot_labels" in verdict.message
+    assert result.functions["preprocess_images"].passed
+
+
+def test_split_duplicated_and_reordered_cells(tmp_path):
+    """Do a split exercise cell (both halves keep its id), a duplicated cell and reordered cells still grade right?"""
+    def shuffle(notebook):
+        cells = notebook["cells"]
+        solution = cell_with_id(notebook, "preprocess_images")
+        first, second = copy.deepcopy(solution), copy.deepcopy(solution)
+        first["source"] = "import numpy\n"
+        second["source"] = "def preprocess_images(images):\n    return (images.reshape(len(images), -1) / numpy.float32(255)).astype('float32')\n"
+        index = cells.index(solution)
+        cells[index:index + 1] = [first, second]
+        one_hot = cell_with_id(notebook, "one_hot_labels")
+        cells.append(copy.deepcopy(one_hot))  # duplicated
+        cells.reverse()  # and everything in reverse order
+
+    result = grade(submission(tmp_path, change=shuffle))
+    assert result.points == result.max_points, result.as_dict()
+
+
+def test_edited_locked_cell_is_restored(tmp_path):
+    """Is an edited set-up cell (locked in the release) replaced by the release's, so it breaks nothing?"""
+    def vandalize(notebook):
+        setup = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+        setup["source"] = "raise SystemExit('no imports for you')\n"
+
+    result = grade(submission(tmp_path, change=vandalize))
+    assert result.points == result.max_points
+
+
+def test_hanging_cell_of_the_learner(tmp_path):
+    """Is a hanging cell the learner added left out with a note naming it, and the exercises still graded?"""
+    def add_hang(notebook):
+        notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": "while True:\n    pass\n",
+                                  "outputs": [], "execution_count": None})
+
+    result = grade(submission(tmp_path, change=add_hang))
+    assert any("added cell" in note and "took longer" in note for note in result.notes), result.notes
+    assert result.points == result.max_points
+
+
+# ---------------------------------------------------------------- determinism and the report
+
+
+def test_grading_twice_gives_the_same_score(tmp_path):
+    """Does grading the same mixed submission twice give the same points and messages?"""
+    folder = submission(tmp_path, replace={"one_hot_labels": "def one_hot_labels(labels, num_classes=10):\n    return labels\n"})
+    first, second = grade(folder).as_dict(), grade(folder).as_dict()
+    for result in (first, second):
+        result.pop("seconds")
+    assert first == second
+    assert first["points"] == 2 and first["functions"]["one_hot_labels"]["points"] == 0
+
+
+def test_grades_json_and_summary(tmp_path):
+    """Does `pytest autograder/ --grades-json` write each function's verdict and the total, and print points per lesson?"""
+    folder = submission(tmp_path, replace={"one_hot_labels": "def one_hot_labels(labels, num_classes=10):\n    return labels\n"})
+    shutil.copy(SOLUTIONS / "01_load_data.ipynb", folder)
+    out = tmp_path / "grades.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "autograder/test_01_load_data.py", "autograder/test_02_preprocess.py",
+         "-p", "no:cacheprovider", "--submission", str(folder), "--grades-json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 1
+    assert "test_02_preprocess.py::test_one_hot_labels" in completed.stdout
+    assert "01_load_data        4 / 4" in completed.stdout and "02_preprocess       2 / 4" in completed.stdout
+    grades = json.loads(out.read_text())
+    assert (grades["points"], grades["max_points"]) == (6, 8)
+    one_hot = grades["lessons"]["02_preprocess"]["functions"]["one_hot_labels"]
+    assert one_hot["passed"] is False and one_hot["points"] == 0 and one_hot["max_points"] == 2
+    assert "Called one_hot_labels(" in one_hot["message"]
+    assert grades["lessons"]["01_load_data"]["functions"]["load_data"]["passed"] is True
+
+
+def test_lessons_and_points_match_the_release():
+    """Does every lesson of the contract have its test module, one test per function, and its points from the release?"""
+    for lesson, names in LESSONS.items():
+        module = (ROOT / "autograder" / f"test_{lesson}.py").read_text()
+        assert f'LESSON = "{lesson}"' in module
+        for name in names:
+            assert f"def test_{name}(verdict):" in module
+        points = grading._points(read(lesson, COURSE), lesson)
+        assert set(points) == set(names) and all(value > 0 for value in points.values())
