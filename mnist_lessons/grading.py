@@ -592,7 +592,14 @@ def _first_line(err):
     return text.splitlines()[0][:300] if text else ""
 
 
-def autograde_reference_submission():
-    """Grade the complete reference submission (``solutions/``); True when it earns every point. Used by the benchmark."""
-    grade = grade_submission(SOLUTIONS_DIR)
-    return grade.points == grade.max_points
+def run_self_check(submission=SOLUTIONS_DIR, lessons=None):
+    """Run the learner's whole self-check, ``pytest autograder/``, on ``submission``; True when every test passed.
+
+    The benchmark times this on the complete reference submission.
+    """
+    tests = [f"autograder/test_{lesson}.py" for lesson in lessons] if lessons else ["autograder/"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "--submission", str(submission)],
+        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return completed.returncode == 0

@@ -101,16 +101,16 @@ def test_tiny_json_and_table(tiny_run):
 
 def test_tool_hook_times_a_present_tool(tmp_path, monkeypatch):
     """Once a self-check function exists, is it found, run and timed; and is a missing one reported as null?"""
-    (tmp_path / "fake_checks.py").write_text("CALLS = []\ndef run_all():\n    CALLS.append(1)\n    return True\n")
+    (tmp_path / "fake_checks.py").write_text("CALLS = []\ndef run_all(lessons=None):\n    CALLS.append(lessons)\n    return True\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(bench.TIMED_TOOLS, "self_check", ("fake_checks", "run_all"))
     monkeypatch.setitem(bench.TIMED_TOOLS, "autograde", ("fake_checks", "no_such_function"))
-    present = bench._tool_worker(argparse.Namespace(tool="self_check"))
+    present = bench._tool_worker(argparse.Namespace(tool="self_check", tiny=True))
     assert present["passed"] is True and present["seconds"] > 0
     import fake_checks
 
-    assert fake_checks.CALLS == [1]
-    missing = bench._tool_worker(argparse.Namespace(tool="autograde"))
+    assert fake_checks.CALLS == [bench.TINY_LESSONS]
+    missing = bench._tool_worker(argparse.Namespace(tool="autograde", tiny=False))
     assert missing["seconds"] is None and "not available yet" in missing["note"]
 
 
