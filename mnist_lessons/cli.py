@@ -3,6 +3,7 @@
     mnist-lessons data  [--data PATH|sample|keras]
     mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample|keras] [--out DIR]
     mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample|keras] [--out FILE]
+    mnist-lessons lab   [--course DIR] [--dry-run] [-- JUPYTER-LAB-ARGS]
 
 Every failure a user can cause (a bad argument, bad data, an output folder
 that already holds a run) ends with one line on stderr and exit status 2.
@@ -12,7 +13,9 @@ import argparse
 import contextlib
 import datetime
 import json
+import shlex
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -21,6 +24,7 @@ from pathlib import Path
 from mnist_lessons import bench as bench_module
 from mnist_lessons.data import DataError, DataSourceWarning, describe_dataset, load_mnist_data
 
+REPO_COURSE = Path(__file__).resolve().parents[1] / "course"  # the student copy, in a clone of the repository
 RUNS_DIR = Path("runs")  # default parent of each training run's output folder
 RESULT_FILES = ("metrics.json", "model.keras")  # a folder holding these holds a finished run
 COMPARE_COUNT = 10  # predicted against actual labels printed for the first 10 test images
@@ -76,6 +80,17 @@ def _build_parser():
     )
     bench_module.add_arguments(bench)
     bench.set_defaults(handler=bench_module.run)
+
+    lab = commands.add_parser(
+        "lab", help="open JupyterLab on the first lesson",
+        description="Start JupyterLab in the course folder, on lesson 01. Arguments after -- go to jupyter lab "
+        "(for example: mnist-lessons lab -- --port 8890).",
+    )
+    lab.add_argument("--course", type=Path, metavar="DIR",
+                     help="the folder holding mnist/01_load_data.ipynb (default: ./course, else the repository's course/)")
+    lab.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    lab.set_defaults(handler=lab_command)
     return parser
 
 
@@ -143,6 +158,25 @@ def _checksum_verdict(data):
     if data.verified:
         return "all four arrays match the published MNIST"
     return "not the full MNIST, so no published checksum applies (shapes, dtypes and labels checked)"
+
+
+FIRST_LESSON = Path("mnist") / "01_load_data.ipynb"  # where a learner starts, inside the course folder
+
+
+def lab_command(args):
+    course = args.course or next((folder for folder in (Path("course"), REPO_COURSE) if (folder / FIRST_LESSON).is_file()), None)
+    if course is None:
+        raise UsageError(f"no course folder with {FIRST_LESSON} in ./course or {REPO_COURSE}: give one with --course DIR")
+    if not (course / FIRST_LESSON).is_file():
+        raise UsageError(f"--course {course}: there is no {FIRST_LESSON} in it")
+    extra = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={course.resolve()}",
+               FIRST_LESSON.as_posix(), *extra]
+    if args.dry_run:
+        print(shlex.join(command))
+        return 0
+    print(f"Opening JupyterLab on {course / FIRST_LESSON} (Ctrl+C twice to stop) ...", flush=True)
+    return subprocess.call(command, cwd=course)
 
 
 def train_command(args):

@@ -177,3 +177,20 @@ def test_train_on_jax_backend(tmp_path):
     assert metrics["backend"] == "jax" and "jax" in metrics["versions"]
     assert "oneDNN" not in completed.stderr  # seeding imports TensorFlow on JAX too, quietly
     assert metrics["test_accuracy"] > 0.8
+
+
+def test_lab_command_opens_the_first_lesson(capsys):
+    """Does `mnist-lessons lab --dry-run` show the jupyter lab command for lesson 01 of the course, passing extra arguments on?"""
+    status, out, _ = run_cli(capsys, "lab", "--dry-run", "--", "--port", "8890")
+    assert status == 0
+    words = out.split()
+    assert words[1:4] == ["-m", "jupyter", "lab"]
+    assert words[4] == f"--ServerApp.root_dir={Path(__file__).resolve().parents[1] / 'course'}"
+    assert words[5:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
+
+
+def test_lab_command_without_a_course(capsys, tmp_path):
+    """Does `mnist-lessons lab` on a folder without the lessons exit 2 with one line naming it?"""
+    status, _, err = run_cli(capsys, "lab", "--course", str(tmp_path), "--dry-run")
+    assert status == 2
+    assert err.strip().splitlines() == [f"mnist-lessons: error: --course {tmp_path}: there is no mnist/01_load_data.ipynb in it"]
