@@ -41,6 +41,34 @@ c.ClearSolutions.code_stub = {
 }
 
 # Seconds each cell may run when nbgrader executes a notebook (autograde,
-# validate). Under NBGRADER_EXECUTION the lessons train on short, seed-fixed
-# runs that take seconds; this leaves room for a slow machine.
-c.Execute.timeout = 300
+# validate). Under NBGRADER_EXECUTION, which nbgrader sets, the lessons train
+# on short, seed-fixed runs: the slowest cell takes about 10 s on 2 cores, and
+# a whole submission of six lessons about 45 s. 120 s leaves room for a slow
+# machine and stops a runaway cell (a learner's endless loop) within minutes.
+c.Execute.timeout = 120
+
+# Fitting nbgrader to these lessons (mnist_lessons/nbgrader_plugins.py says why):
+# log lines on stderr never zero a graded cell, and feedback shows no hidden tests.
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402 -- nbgrader's own steps, in its own order
+    AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+from mnist_lessons.nbgrader_plugins import KeepStderrFromZeroing, StripHiddenTests  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    Execute, KeepStderrFromZeroing, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Due dates and late work: give each assignment a due date in the formgrader
+# (or `nbgrader db assignment add mnist --duedate="2027-01-31 23:59:00 UTC"`),
+# and choose a late policy here. nbgrader records each submission's timestamp;
+# the default subtracts nothing for lateness. For one point off per hour late:
+#
+#     c.LateSubmissionPlugin.penalty_method = "none"   # or a plugin of your own, see nbgrader's docs
+#
+# A shared exchange for `nbgrader release_assignment` / `collect` on a
+# multi-user JupyterHub (not needed when you copy submissions into submitted/):
+#
+#     c.Exchange.root = "/srv/nbgrader/exchange"

@@ -4,6 +4,7 @@
     mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample|keras] [--out DIR]
     mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample|keras] [--out FILE]
     mnist-lessons lab   [--course DIR] [--dry-run] [-- JUPYTER-LAB-ARGS]
+    mnist-lessons autograde-class [ASSIGNMENT] [--course-dir DIR] [--jobs N] [--scheduler ADDRESS] [--force]
 
 Every failure a user can cause (a bad argument, bad data, an output folder
 that already holds a run) ends with one line on stderr and exit status 2.
@@ -80,6 +81,21 @@ def _build_parser():
     )
     bench_module.add_arguments(bench)
     bench.set_defaults(handler=bench_module.run)
+
+    grade = commands.add_parser(
+        "autograde-class", help="autograde every student's submission with nbgrader, in parallel",
+        description="Autograde every student under submitted/*/ASSIGNMENT with nbgrader, several at once, "
+        "writing into the course's gradebook; students already graded are skipped, so a stopped run "
+        "resumes. Ends with a summary of the class.",
+    )
+    grade.add_argument("assignment", nargs="?", default="mnist", help="the assignment (default mnist)")
+    grade.add_argument("--course-dir", type=Path, default=Path("."),
+                       help="the nbgrader course directory, holding nbgrader_config.py (default: here)")
+    grade.add_argument("--jobs", type=_positive_int, help="students graded at once (default: one per core)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a Dask scheduler (tcp://host:8786) to grade on, instead of this machine's cores")
+    grade.add_argument("--force", action="store_true", help="grade again students already graded")
+    grade.set_defaults(handler=autograde_class_command)
 
     lab = commands.add_parser(
         "lab", help="open JupyterLab on the first lesson",
@@ -161,6 +177,30 @@ def _checksum_verdict(data):
 
 
 FIRST_LESSON = Path("mnist") / "01_load_data.ipynb"  # where a learner starts, inside the course folder
+
+
+def autograde_class_command(args):
+    from mnist_lessons import classgrading
+
+    course = args.course_dir
+    if not (course / "nbgrader_config.py").is_file():
+        raise UsageError(f"--course-dir {course}: no nbgrader_config.py there; run from the course directory")
+    if not classgrading.submitted_students(course, args.assignment):
+        raise UsageError(f"no submissions in {course / 'submitted'}/*/{args.assignment}/")
+    try:
+        report = classgrading.autograde_class(course, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
+                                              force=args.force)
+    except RuntimeError as err:
+        raise UsageError(str(err)) from None
+    print(f"Graded {len(report['graded'])} students in {report['seconds']:.0f} s"
+          + (f"; {len(report['skipped'])} already graded, skipped" if report["skipped"] else ""))
+    for student, notes in sorted(report["notes"].items()):
+        for note in notes:
+            print(f"  note for {student}: {note}")
+    for student, error in sorted(report["failed"].items()):
+        print(f"  NOT GRADED {student}: {error}")
+    print(classgrading.class_summary(course, args.assignment))
+    return 1 if report["failed"] else 0
 
 
 def lab_command(args):

@@ -1,0 +1,260 @@
+"""Instructors' grading with the real nbgrader command line, and `mnist-lessons autograde-class` (classgrading.py).
+
+The course directories here hold lessons 01 and 02 only: the same assignment,
+config and checks as the full course, but each student grades in seconds
+rather than a minute (the full six lessons are timed by the benchmark).
+"""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnist_lessons import classgrading
+from mnist_lessons.classgrading import ASSIGNMENT, nbgrader
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions" / "mnist"
+RELEASE = ROOT / "course" / "mnist"
+LESSONS = ["01_load_data", "02_preprocess"]
+FULL = {"01_load_data": 4.0, "02_preprocess": 4.0}
+
+
+def grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def make_variant(folder, name, base=SOLUTIONS, change=None):
+    """A student's folder: the lessons copied from ``base``, then ``change(notebook_of_02)`` applied."""
+    target = folder / name
+    target.mkdir(parents=True)
+    for lesson in LESSONS:
+        shutil.copy(base / f"{lesson}.ipynb", target)
+    if change:
+        path = target / "02_preprocess.ipynb"
+        notebook = json.loads(path.read_text())
+        result = change(notebook, path)
+        if result is not False:
+            path.write_text(json.dumps(notebook))
+    return target
+
+
+def wrong_one_hot(notebook, _path):
+    cell = next(cell for cell in notebook["cells"] if grade_id(cell) == "one_hot_labels")
+    cell["source"] = "def one_hot_labels(labels, num_classes=10):\n    return labels\n"
+
+
+def edit_locked(notebook, _path):
+    cell = next(cell for cell in notebook["cells"] if grade_id(cell) == "check_one_hot_labels")
+    cell["source"] = "print('all good')\n"  # trying to skip the check
+
+
+def delete_check(notebook, _path):
+    notebook["cells"] = [cell for cell in notebook["cells"] if grade_id(cell) != "check_preprocess_images"]
+
+
+def duplicate_check(notebook, _path):
+    notebook["cells"].append(next(cell for cell in notebook["cells"] if grade_id(cell) == "check_one_hot_labels"))
+
+
+def invalid_json(_notebook, path):
+    path.write_text('{"cells": [')
+    return False
+
+
+def missing(_notebook, path):
+    path.unlink()
+    return False
+
+
+CLEAN = {"complete": (SOLUTIONS, None), "untouched": (RELEASE, None), "mixed": (SOLUTIONS, wrong_one_hot)}
+BROKEN = {"edited": edit_locked, "deleted": delete_check, "duplicated": duplicate_check,
+          "invalid": invalid_json, "missing": missing}
+EXPECTED = {  # points per lesson each student must get
+    "complete": FULL,
+    "untouched": {"01_load_data": 0.0, "02_preprocess": 0.0},
+    "mixed": {"01_load_data": 4.0, "02_preprocess": 2.0},  # preprocess_images right, one_hot_labels wrong
+    "edited": FULL,  # the locked check cell is restored from the source, and the answer is right
+    "deleted": FULL,  # the deleted check cell is put back and passes
+    "duplicated": FULL,  # graded once
+    "invalid": {"01_load_data": 4.0, "02_preprocess": 0.0},
+    "missing": {"01_load_data": 4.0, "02_preprocess": 0.0},
+}
+
+
+def scores(course, student):
+    return {name: score for name, (score, _) in classgrading.submission_scores(course, student).items()}
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("students")
+    made = {name: make_variant(folder, name, base, change) for name, (base, change) in CLEAN.items()}
+    made.update({name: make_variant(folder, name, change=change) for name, change in BROKEN.items()})
+    return made
+
+
+@pytest.fixture(scope="module")
+def plain_course(tmp_path_factory, variants, full_mnist_path):
+    """The three clean students graded one at a time by plain `nbgrader autograde`, then feedback and export."""
+    course = classgrading.make_course(tmp_path_factory.mktemp("plain"), LESSONS,
+                                      {name: variants[name] for name in CLEAN})
+    nbgrader(course, "autograde", ASSIGNMENT)
+    nbgrader(course, "generate_feedback", ASSIGNMENT)
+    nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    return course
+
+
+@pytest.fixture(scope="module")
+def class_course(tmp_path_factory, variants, full_mnist_path):
+    """Every student, broken ones included, graded by `mnist-lessons autograde-class`."""
+    course = classgrading.make_course(tmp_path_factory.mktemp("class"), LESSONS, variants)
+    completed = subprocess.run([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir", str(course),
+                                "--jobs", "2"], capture_output=True, text=True, timeout=1200)
+    return course, completed
+
+
+@pytest.mark.parametrize("student", list(CLEAN))
+def test_plain_nbgrader_scores(plain_course, student):
+    """Does plain `nbgrader autograde` give full marks, zero and the exact partial score, never needing manual grading?"""
+    assert scores(plain_course, student) == EXPECTED[student]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{plain_course / 'gradebook.db'}") as gradebook:
+        assert not gradebook.find_submission(ASSIGNMENT, student).needs_manual_grade
+
+
+def test_exported_csv(plain_course):
+    """Does `nbgrader export` write each student's total out of 8?"""
+    with open(plain_course / "grades.csv", newline="") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert set(rows) == set(CLEAN)
+    for student, expected in EXPECTED.items():
+        if student in rows:
+            assert float(rows[student]["score"]) == sum(expected.values())
+            assert float(rows[student]["max_score"]) == 8.0
+            assert rows[student]["assignment"] == ASSIGNMENT
+
+
+def test_feedback_shows_plots_and_hides_hidden_tests(plain_course):
+    """Does the students' feedback show their plots, and none of the hidden tests' code?"""
+    feedback = plain_course / "feedback" / "mixed" / ASSIGNMENT
+    lesson_01 = (feedback / "01_load_data.html").read_text()
+    lesson_02 = (feedback / "02_preprocess.html").read_text()
+    assert lesson_01.count("data:image/png;base64") >= 3  # the digits, one image, the class counts
+    for page in (lesson_01, lesson_02):
+        assert "HIDDEN TESTS" not in page and "hidden=True" not in page
+    assert "Called one_hot_labels(" in lesson_02  # the failure the student needs to see
+
+
+def test_autograde_class_matches_nbgrader_and_repairs_broken_work(class_course, plain_course):
+    """Does autograde-class give the clean students nbgrader's own scores, and each broken one its expected score with a note?"""
+    course, completed = class_course
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    for student in CLEAN:
+        assert scores(course, student) == scores(plain_course, student)
+    for student in BROKEN:
+        assert scores(course, student) == EXPECTED[student], student
+        assert classgrading.is_graded(course, student)
+    out = completed.stdout
+    assert f"Graded {len(EXPECTED)} students" in out
+    assert "note for deleted: 02_preprocess.ipynb: the cell 'check_preprocess_images' had been deleted" in out
+    assert "note for duplicated: 02_preprocess.ipynb: the cell 'check_one_hot_labels' appeared more than once" in out
+    assert "note for invalid: 02_preprocess.ipynb is not a readable notebook" in out
+    assert "note for missing: 02_preprocess.ipynb was missing" in out
+    # The submitted files themselves are never changed.
+    assert (course / "submitted" / "invalid" / ASSIGNMENT / "02_preprocess.ipynb").read_text() == '{"cells": ['
+
+
+def test_class_summary(class_course):
+    """Does the summary give the score distribution and the exercises most students missed?"""
+    course, completed = class_course
+    summary = classgrading.class_summary(course)
+    assert summary.splitlines()[0].startswith("8 students graded on mnist: mean 5.8 of 8, median 7, lowest 0, highest 8")
+    assert "one_hot_labels (02_preprocess): 4 of 8 students" in summary  # untouched, mixed, invalid, missing
+    assert summary in completed.stdout
+
+
+def test_rerun_skips_graded_students(class_course):
+    """Does running autograde-class again grade nobody twice?"""
+    course, _ = class_course
+    report = classgrading.autograde_class(course, progress=False)
+    assert report["graded"] == [] and sorted(report["skipped"]) == sorted(EXPECTED)
+
+
+def test_killed_run_resumes(tmp_path, variants, full_mnist_path):
+    """Killed midway, does a run leave no half-written grades, and does the next run grade only the rest?"""
+    students = {name: variants[name] for name in ("complete", "mixed", "untouched")}
+    course = classgrading.make_course(tmp_path, LESSONS, students)
+    process = subprocess.Popen([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir",
+                                str(course), "--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not any(classgrading.is_graded(course, student) for student in students):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    import os
+    import signal
+
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = [student for student in students if classgrading.is_graded(course, student)]
+    assert 1 <= len(done) < len(students)
+    for student in done:
+        assert scores(course, student) == EXPECTED[student]  # complete, not half-written
+    report = classgrading.autograde_class(course, progress=False)
+    assert sorted(report["skipped"]) == sorted(done)
+    assert sorted(report["graded"]) == sorted(set(students) - set(done))
+    for student in students:
+        assert scores(course, student) == EXPECTED[student]
+
+
+def test_dask_local_cluster(tmp_path, variants, full_mnist_path):
+    """Does the same unit of work run on Dask's distributed scheduler, giving the same grades?"""
+    distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
+    students = {name: variants[name] for name in ("complete", "mixed")}
+    course = classgrading.make_course(tmp_path, LESSONS, students)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        report = classgrading.autograde_class(course, scheduler=client, progress=False)
+    assert sorted(report["graded"]) == sorted(students)
+    for student in students:
+        assert scores(course, student) == EXPECTED[student]
+
+
+def test_stderr_never_zeroes_a_graded_cell():
+    """After KeepStderrFromZeroing, does a passing check cell with stderr output (a TensorFlow log line) keep its points?"""
+    from nbgrader.utils import determine_grade
+
+    from mnist_lessons.nbgrader_plugins import KeepStderrFromZeroing
+
+    cell = nbformat.v4.new_code_cell("checks.check_preprocess_images(preprocess_images)", metadata={
+        "nbgrader": {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "check_x"}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="W tensorflow: a warning\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="✓ preprocess_images: all checks passed\n")]
+    assert determine_grade(cell) == (0, 2.0)  # what nbgrader does by itself
+    cell, _ = KeepStderrFromZeroing().preprocess_cell(cell, {}, 0)
+    assert determine_grade(cell) == (2.0, 2.0)
+    error = nbformat.v4.new_output("error", ename="AssertionError", evalue="Called ...", traceback=[])
+    cell.outputs.append(error)
+    assert determine_grade(cell) == (0, 2.0)  # an error still scores zero
+
+
+def test_autograde_class_usage_errors(tmp_path, capsys):
+    """Does autograde-class outside a course directory, or with no submissions, exit 2 with one line?"""
+    from mnist_lessons.cli import main
+
+    for argv, message in ((["autograde-class", "--course-dir", str(tmp_path)], "no nbgrader_config.py there"),):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["autograde-class", "--course-dir", str(tmp_path)])
+    assert exit_.value.code == 2 and "no submissions in" in capsys.readouterr().err
