@@ -44,6 +44,7 @@ def make_course(folder, lessons=None, submissions=None):
     and the students are added to the gradebook. Returns ``folder``.
     """
     folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     lessons = list(lessons or LESSONS)
     shutil.copy(REPO_ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
     source = folder / "solutions" / ASSIGNMENT
