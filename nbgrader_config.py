@@ -64,9 +64,13 @@ c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPr
 # Due dates and late work: give each assignment a due date in the formgrader
 # (or `nbgrader db assignment add mnist --duedate="2027-01-31 23:59:00 UTC"`),
 # and choose a late policy here. nbgrader records each submission's timestamp;
-# the default subtracts nothing for lateness. For one point off per hour late:
+# the default ("none") subtracts nothing for lateness; "zero" scores a late
+# notebook zero. Anything in between (say one point off per hour late) is a
+# small plugin of your own, a subclass of nbgrader.plugins.LateSubmissionPlugin
+# whose late_submission_penalty(student_id, score, total_seconds_late) returns
+# the points to take off, named in c.AssignLatePenalties.plugin_class:
 #
-#     c.LateSubmissionPlugin.penalty_method = "none"   # or a plugin of your own, see nbgrader's docs
+#     c.LateSubmissionPlugin.penalty_method = "zero"
 #
 # A shared exchange for `nbgrader release_assignment` / `collect` on a
 # multi-user JupyterHub (not needed when you copy submissions into submitted/):

@@ -246,8 +246,31 @@ def merge_result(course, result):
         gradebook.db.commit()
 
 
+def _utc_naive(moment):
+    """A datetime as naive UTC, the way nbgrader's gradebook stores it, so two can be compared."""
+    if moment is not None and moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def submitted_timestamp(course, student, assignment=ASSIGNMENT):
+    """The time in ``submitted/<student>/<assignment>/timestamp.txt`` (written by ``nbgrader collect``), or None."""
+    from nbgrader.utils import parse_utc
+
+    path = Path(course) / "submitted" / student / assignment / "timestamp.txt"
+    try:
+        return _utc_naive(parse_utc(path.read_text().strip()))
+    except (OSError, ValueError, OverflowError):
+        return None  # no file, or one nbgrader cannot read either: nbgrader then keeps the gradebook's time
+
+
 def is_graded(course, student, assignment=ASSIGNMENT):
-    """Whether the student's current submission is in the gradebook with every grade set, and its files in place."""
+    """Whether the student's current submission is in the gradebook with every grade set, and its files in place.
+
+    "Current": when the submission has a ``timestamp.txt`` (a re-collected,
+    newer submission), the gradebook must hold that same time; without one,
+    nbgrader cannot tell a resubmission apart, and ``--force`` grades again.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Path(course)
@@ -258,6 +281,9 @@ def is_graded(course, student, assignment=ASSIGNMENT):
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
             return False
+        submitted = submitted_timestamp(course, student, assignment)
+        if submitted is not None and _utc_naive(submission.timestamp) != submitted:
+            return False  # graded, but an earlier submission
         return bool(submission.notebooks) and all(
             grade.auto_score is not None or grade.manual_score is not None
             for notebook in submission.notebooks for grade in notebook.grades
@@ -303,7 +329,9 @@ def _results(course, students, assignment, jobs, scheduler):
             yield future.result()
         return
     jobs = jobs or os.cpu_count() or 1
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(students))) as pool:
+    # Threads, not processes: each unit's work is an nbgrader child process, and forking a
+    # process that has imported JAX or TensorFlow (as a test run or a notebook has) can deadlock.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(students))) as pool:
         futures = [pool.submit(grade_student, course, student, assignment) for student in students]
         for future in concurrent.futures.as_completed(futures):
             yield future.result()

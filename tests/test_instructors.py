@@ -188,6 +188,21 @@ def test_rerun_skips_graded_students(class_course):
     assert report["graded"] == [] and sorted(report["skipped"]) == sorted(EXPECTED)
 
 
+def test_newer_submission_is_graded_again(class_course):
+    """When a student's submission gets a new timestamp.txt (collected again), does the next run grade that student alone, recording the time?"""
+    course, _ = class_course
+    (course / "submitted" / "mixed" / ASSIGNMENT / "timestamp.txt").write_text("2027-01-02 03:04:05.000000 UTC")
+    assert not classgrading.is_graded(course, "mixed")
+    report = classgrading.autograde_class(course, progress=False)
+    assert report["graded"] == ["mixed"] and "mixed" not in report["skipped"]
+    assert scores(course, "mixed") == EXPECTED["mixed"]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert str(gradebook.find_submission(ASSIGNMENT, "mixed").timestamp).startswith("2027-01-02 03:04:05")
+    assert classgrading.is_graded(course, "mixed")
+
+
 def test_killed_run_resumes(tmp_path, variants, full_mnist_path):
     """Killed midway, does a run leave no half-written grades, and does the next run grade only the rest?"""
     students = {name: variants[name] for name in ("complete", "mixed", "untouched")}
