@@ -148,3 +148,83 @@ def test_other_exceptions_name_the_call():
 
     with pytest.raises(AssertionError, match=r"preprocess_images\(images"):
         checks.check_preprocess_images(broken)
+
+
+# ---------------------------------------------------------------- lessons 04-06: more ways, right and wrong
+
+def compile_with_function_objects(model_):
+    model_.compile(optimizer="rmsprop", loss=keras.losses.categorical_crossentropy,
+                   metrics=[keras.metrics.CategoricalAccuracy()])
+    return model_
+
+
+def compile_sparse_loss(model_):
+    model_.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model_
+
+
+def compile_without_metric(model_):
+    model_.compile(optimizer="rmsprop", loss="categorical_crossentropy")
+    return model_
+
+
+def train_with_progress_bar(model_, images, labels, epochs=10, batch_size=128):
+    return model_.fit(images, labels, epochs=epochs, batch_size=batch_size)  # Keras' default verbose
+
+
+def confusion_with_loop(actual, predicted, num_classes=10):
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for a, p in zip(actual, predicted):
+        matrix[a][p] += 1
+    return matrix
+
+
+def confusion_with_histogram(actual, predicted, num_classes=10):
+    counts, _, _ = np.histogram2d(actual, predicted, bins=num_classes, range=[[0, num_classes]] * 2)
+    return counts.astype(int)
+
+
+MORE_ALTERNATIVES = [
+    ("compile_model", compile_with_function_objects),
+    ("train_model", train_with_progress_bar),
+    ("evaluate_model", lambda m, x, y: m.evaluate(x, y, verbose=0)),  # the list evaluate returns
+    ("predict_labels", lambda m, x: np.asarray(m(x)).argmax(axis=1)),  # calling the model directly
+    ("confusion_matrix", confusion_with_loop),
+    ("confusion_matrix", confusion_with_histogram),
+]
+
+
+@pytest.mark.parametrize("name, fn", MORE_ALTERNATIVES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(MORE_ALTERNATIVES)])
+def test_more_correct_ways_pass(name, fn, capfd):
+    """Do lessons 04-06 accept other correct answers (loss and metric objects, a progress bar, a loop, ...) quietly?"""
+    check = getattr(checks, f"check_{name}")
+    check(fn)
+    check(fn, hidden=True)
+    out, err = capfd.readouterr()
+    assert checks.HIDDEN_PASSED.format(name=name) in out
+    assert err == ""  # a progress bar goes to stdout: nbgrader zeroes a test cell that writes to stderr
+
+
+MORE_MISTAKES = [
+    ("compile_model", compile_sparse_loss, False, ["compile_model", "sparse", "one-hot"]),
+    ("compile_model", compile_without_metric, False, ["compile_model", "metrics=['accuracy']"]),
+    ("evaluate_model", lambda m, x, y: m.evaluate(x, y, verbose=0)[1], False, ["evaluate_model", "two numbers"]),
+    ("predict_labels", lambda m, x: m.predict(x, verbose=0).max(axis=1), False, ["predict_labels", "integer"]),
+    ("confusion_matrix", lambda a, p, num_classes=10: confusion_with_loop(a, p, 10), True,
+     ["confusion_matrix", "num_classes=3", "(3, 3)"]),
+    ("compare_labels", lambda p, a, n=10: [(int(x), int(y)) for x, y in zip(p[:10], a[:10])], True,
+     ["compare_labels", "n=3", "expected 3"]),
+]
+
+
+@pytest.mark.parametrize("name, wrong, hidden, words", MORE_MISTAKES,
+                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MORE_MISTAKES)])
+def test_more_mistakes_fail_and_say_why(name, wrong, hidden, words, capfd):
+    """Do other typical mistakes in lessons 04-06 (wrong loss, no metric, n or num_classes ignored, ...) fail and say why?"""
+    with pytest.raises(AssertionError) as failure:
+        getattr(checks, f"check_{name}")(wrong, hidden=hidden)
+    message = str(failure.value)
+    assert message.startswith("Called ") and "expected" in message
+    for word in words:
+        assert word in message, f"{word!r} not in: {message}"
+    assert capfd.readouterr().err == ""
