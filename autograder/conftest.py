@@ -20,7 +20,11 @@ import pytest
 from mnist_lessons import grading
 from mnist_lessons.checks import LESSONS
 
-DEFAULT_SUBMISSION = grading.REPO_ROOT / "course" / "mnist"
+REPO_ROOT = Path(__file__).resolve().parents[1]  # this checkout, wherever mnist_lessons is installed from
+DEFAULT_SUBMISSION = REPO_ROOT / "course" / "mnist"
+# Set-up cells and points come from the nbgrader source, which learners never edit
+# (they work in course/, the default submission); its set-up cells are the release's.
+RELEASE = REPO_ROOT / "solutions" / "mnist"
 
 
 def pytest_addoption(parser):
@@ -51,7 +55,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def submission_grade(request):
     config = request.config
-    grade = grading.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
+    grade = grading.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS),
+                                     release_dir=RELEASE)
     config.stash[_GRADE] = grade
     return grade
 

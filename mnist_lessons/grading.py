@@ -12,8 +12,9 @@ How a lesson is graded, and why:
    missing or broken file scores zero for its lesson, with a message, and the
    other lessons are graded as usual.
 2. The code to run is put together from two sources. The lesson's set-up
-   cells (the locked code cells before its first exercise) come from the
-   release in ``course/``, so an edited or deleted set-up cell is restored.
+   cells (the locked code cells before its first exercise) come from
+   ``solutions/`` (the same as the release's, and never edited by learners),
+   so an edited or deleted set-up cell is restored.
    The learner's own cells come from the submission: each exercise's cell,
    found by its nbgrader ``grade_id`` wherever it now is (cells with the same
    id, from a split or a copy, run in their order), and cells the learner
@@ -58,8 +59,10 @@ import numpy as np
 from mnist_lessons.checks import LESSONS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-RELEASE_DIR = REPO_ROOT / "course" / "mnist"  # the untouched release: its set-up cells and points
 SOLUTIONS_DIR = REPO_ROOT / "solutions" / "mnist"
+# Where the set-up cells and points come from: the nbgrader source, whose set-up cells are
+# the release's, and which learners never edit (they work in course/, the default submission).
+RELEASE_DIR = SOLUTIONS_DIR
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
 NOTEBOOK_SECONDS = 240.0  # the whole child: cells, every function and Keras' import
