@@ -210,7 +210,9 @@ def lab_command(args):
     if not (course / FIRST_LESSON).is_file():
         raise UsageError(f"--course {course}: there is no {FIRST_LESSON} in it")
     extra = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={course.resolve()}",
+    # -m jupyterlab, not -m jupyter lab: jupyter_core looks jupyter-lab up on $PATH before this Python's own
+    # scripts, so the latter could start another environment's JupyterLab (and kernels).
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.resolve()}",
                FIRST_LESSON.as_posix(), *extra]
     if args.dry_run:
         print(shlex.join(command))

@@ -184,9 +184,9 @@ def test_lab_command_opens_the_first_lesson(capsys):
     status, out, _ = run_cli(capsys, "lab", "--dry-run", "--", "--port", "8890")
     assert status == 0
     words = out.split()
-    assert words[1:4] == ["-m", "jupyter", "lab"]
-    assert words[4] == f"--ServerApp.root_dir={Path(__file__).resolve().parents[1] / 'course'}"
-    assert words[5:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
+    assert words[1:3] == ["-m", "jupyterlab"]
+    assert words[3] == f"--ServerApp.root_dir={Path(__file__).resolve().parents[1] / 'course'}"
+    assert words[4:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
 
 
 def test_lab_command_without_a_course(capsys, tmp_path):

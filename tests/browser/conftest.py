@@ -97,7 +97,9 @@ def lab_server(tmp_path_factory, full_mnist_path):
     env = {**os.environ, "MNIST_LESSONS_DATA": str(full_mnist_path), "MPLBACKEND": "Agg"}
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+            # -m jupyterlab (not -m jupyter lab, which finds jupyter-lab on $PATH first): this environment's
+            # JupyterLab, whose default kernel is then this environment's Python too.
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
              "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
              f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
              f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workspaces}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],

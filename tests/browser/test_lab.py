@@ -1,7 +1,9 @@
 """The lessons as students meet them: JupyterLab 4 in headless Chromium, with nbgrader's extensions (marker ``browser``)."""
 
 import re
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +94,31 @@ def test_nbgrader_menu_and_formgrader(page, lab_server):
     formgrader = page.frame_locator("iframe").first
     formgrader.get_by_text("Manage Assignments").first.wait_for(timeout=60_000)
     formgrader.get_by_text("mnist", exact=True).first.wait_for(timeout=60_000)
+
+
+def _processes():
+    """(pid, parent pid, command line) of every process, from Linux's /proc."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue  # /proc/self, /proc/cpuinfo, ...
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")[:-1]
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or it ended while we looked
+        yield int(entry.name), parent, [word.decode(errors="replace") for word in argv]
+
+
+def test_lessons_run_on_the_projects_python(page, lab_server):
+    """Do JupyterLab and a lesson's kernel run on this project's Python, not on another environment's found on $PATH?"""
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("needs Linux's /proc to see the server's processes")
+    _, token, _ = lab_server
+    open_notebook(page, lab_server, "work/01_load_data.ipynb")
+    processes = list(_processes())
+    servers = [(pid, argv) for pid, _, argv in processes if f"--IdentityProvider.token={token}" in argv]
+    assert len(servers) == 1, servers
+    server_pid, server_argv = servers[0]
+    kernels = [argv for _, parent, argv in processes if parent == server_pid and "ipykernel_launcher" in argv]
+    assert kernels, f"no kernel started by the server: {server_argv}"
+    assert {server_argv[0]} | {argv[0] for argv in kernels} == {sys.executable}
