@@ -509,12 +509,16 @@ def _expect_one_hot(call, result, labels, num_classes):
         else:
             hint = ""
         _fail(f"Called {call}. It returned shape {got.shape}, but the check expected {expected.shape}.{hint}")
-    # float32 is the course's type; float64 is accepted too, since keras.utils.to_categorical returns it.
-    if got.dtype.kind != "f":
-        _fail(
-            f"Called {call}. It returned dtype {got.dtype}, but the check expected floats, as the "
-            "loss computes with: .astype('float32')."
-        )
+    if got.dtype != np.float32:
+        if got.dtype == np.float64:
+            hint = (
+                " np.eye, np.zeros and keras.utils.to_categorical give float64 unless told "
+                "otherwise, twice the memory, while Keras computes in float32: add "
+                ".astype('float32') or pass dtype='float32'."
+            )
+        else:
+            hint = " the labels are compared with the network's float32 probabilities: .astype('float32')."
+        _fail(f"Called {call}. It returned dtype {got.dtype}, but the check expected float32, as the exercise asks:{hint}")
     for row, label in enumerate(labels):
         if not np.array_equal(got[row], expected[row]):
             _fail(
@@ -726,6 +730,12 @@ def _expect_predicted_labels(call, result, expected):
             hint = " it looks like the probabilities: take the most probable digit with .argmax(axis=1)."
         elif got.shape == (NUM_CLASSES,):
             hint = " take the argmax across each image's 10 probabilities: axis=1, not axis=0."
+        elif got.shape == ():
+            hint = (
+                " argmax without an axis reads all the images' probabilities as one flat list and "
+                "gives a single number; take it along each image's 10 probabilities: "
+                "probabilities.argmax(axis=1)."
+            )
         _fail(f"Called {call}. It returned shape {got.shape}, but the check expected {expected.shape}, one label per image.{hint}")
     if got.dtype.kind not in "iu":
         _fail(
@@ -779,6 +789,14 @@ def _expect_confusion(call, result, expected):
     if not np.array_equal(got, expected):
         if np.array_equal(got, expected.T):
             hint = " rows and columns are swapped: row = actual digit, column = predicted digit."
+        elif got.sum() < expected.sum() and np.array_equal(got, (expected > 0).astype(got.dtype)):
+            hint = (
+                f" its counts add up to {got.sum()}, but there are {expected.sum()} labels: a pair "
+                "that occurs several times was counted once. matrix[actual, predicted] += 1 does "
+                "that: with arrays as indices, NumPy reads the cells, adds 1 and writes each cell "
+                "back once, so repeats don't add up. Use np.add.at(matrix, (actual, predicted), 1) "
+                "or a for loop over zip(actual, predicted)."
+            )
         elif got.sum() != expected.sum():
             hint = f" its counts add up to {got.sum()}, but there are {expected.sum()} labels: one count per image."
         else:

@@ -228,3 +228,56 @@ def test_more_mistakes_fail_and_say_why(name, wrong, hidden, words, capfd):
     for word in words:
         assert word in message, f"{word!r} not in: {message}"
     assert capfd.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- issue 15: messages that point to the fix
+
+def confusion_with_fancy_index(actual, predicted, num_classes=10):
+    matrix = np.zeros((num_classes, num_classes), dtype=int)
+    matrix[actual, predicted] += 1  # a pair that repeats is counted once
+    return matrix
+
+
+def failure_message(name, wrong, hidden=False):
+    with pytest.raises(AssertionError) as failure:
+        getattr(checks, f"check_{name}")(wrong, hidden=hidden)
+    return str(failure.value)
+
+
+def test_predict_labels_argmax_without_axis_points_to_axis_1():
+    """Does an argmax over all the probabilities at once (one number, shape ()) get told to use argmax(axis=1)?"""
+    message = failure_message("predict_labels", lambda m, x: m.predict(x, verbose=0).argmax())
+    assert message.startswith("Called predict_labels(")
+    assert "returned shape ()" in message and "expected (100,)" in message
+    assert "argmax(axis=1)" in message and "single number" in message
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
+def test_confusion_matrix_fancy_index_says_why_repeats_count_once(hidden):
+    """Does `matrix[actual, predicted] += 1` hear that a repeated pair counts once, and about np.add.at or a loop?"""
+    message = failure_message("confusion_matrix", confusion_with_fancy_index, hidden=hidden)
+    assert message.startswith("Called confusion_matrix(")
+    if not hidden:
+        assert "add up to 11, but there are 20 labels" in message  # 20 pairs, 11 of them different
+    assert "matrix[actual, predicted] += 1" in message and "repeats" in message
+    assert "np.add.at(matrix, (actual, predicted), 1)" in message and "for loop" in message
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda labels, num_classes=10: keras.utils.to_categorical(labels, num_classes),  # float64, as Keras returns it
+    lambda labels, num_classes=10: np.eye(num_classes)[labels],  # float64, NumPy's default
+], ids=["to_categorical", "np.eye"])
+def test_one_hot_labels_float64_fails_and_asks_for_float32(wrong):
+    """Does a one-hot array of float64 fail now, saying the exercise asks for float32 and how to get it?"""
+    message = failure_message("one_hot_labels", wrong)
+    assert message.startswith("Called one_hot_labels(")
+    assert "returned dtype float64" in message and "expected float32, as the exercise asks" in message
+    assert ".astype('float32')" in message
+
+
+def test_one_hot_labels_float32_from_np_eye_passes(capfd):
+    """Does np.eye with dtype='float32', another correct way, still pass the visible and hidden checks?"""
+    correct = lambda labels, num_classes=10: np.eye(num_classes, dtype="float32")[labels]  # noqa: E731
+    checks.check_one_hot_labels(correct)
+    checks.check_one_hot_labels(correct, hidden=True)
+    assert checks.HIDDEN_PASSED.format(name="one_hot_labels") in capfd.readouterr().out
