@@ -12,8 +12,9 @@ out of the student version (between ``### BEGIN HIDDEN TESTS`` and
 Rules every check keeps:
 
 - It depends on nothing but ``fn``: no notebook globals, no network, no
-  ``MNIST_LESSONS_DATA``. The data come from the sample bundled with the
-  package, so a check gives the same answer on every machine.
+  ``MNIST_LESSONS_DATA``. The data come from the MNIST inside the package
+  (mostly its sample, a stratified tenth), so a check gives the same answer on
+  every machine.
 - A ``NotImplementedError`` from ``fn`` (the stub of an exercise not done yet)
   passes through unchanged; any other exception becomes an ``AssertionError``
   naming the call.
@@ -82,9 +83,9 @@ def check_load_data(load_data, hidden=False):
     """Does load_data(path) read the four arrays of a Keras-layout mnist.npz, in order?"""
     name = "load_data"
     if not hidden:
-        path = reference_data.SAMPLE_PATH
+        path = reference_data.PACKAGED_PATH
         expected = reference_data.load_mnist(path)
-        call = f"load_data(path) with path = the bundled sample, {path.name}"
+        call = f"load_data(path) with path = the course's {path.name}"
         result = _call(call, load_data, path)
         _expect_mnist_splits(call, result, expected)
     else:
@@ -813,7 +814,7 @@ def _expect_confusion(call, result, expected):
 
 @functools.lru_cache(maxsize=1)
 def _sample_arrays():
-    """The bundled sample: 6,000 training and 1,000 test images (validated against its checksums)."""
+    """The sample: 6,000 training and 1,000 test images, a stratified tenth of the package's MNIST."""
     (train_images, train_labels), (test_images, test_labels) = reference_data.load_mnist("sample")
     return train_images, train_labels, test_images, test_labels
 

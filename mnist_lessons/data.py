@@ -1,16 +1,16 @@
-"""Loading MNIST from a file, from Keras or from the bundled sample (lesson 01).
+"""Loading MNIST, which ships inside the package, or from a file of one's own (lesson 01).
 
-Every source goes through the same checks (shapes, dtypes, labels 0-9 and,
-for the full set, the published checksums), so a damaged download fails here
-with a sentence naming the file instead of deep inside training.
+The complete MNIST database of handwritten digits (Yann LeCun, Corinna Cortes
+and Christopher J.C. Burges; CC BY-SA 3.0) is ``dataset/mnist.npz`` beside this
+module: 60,000 training and 10,000 test images, with no download, so every
+learner, online or not, gets the data the lessons describe. Every source goes
+through the same checks (shapes, dtypes, labels 0-9 and, for the full set, the
+published checksums), so a damaged file fails here with a sentence naming it,
+not deep inside training.
 """
 
-import gzip
 import hashlib
-import json
 import os
-import tempfile
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -18,18 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_ENV_VAR = "MNIST_LESSONS_DATA"  # a path, "sample" or "keras"; read when source is None
+DATA_ENV_VAR = "MNIST_LESSONS_DATA"  # a path or "sample"; read when source is None
 
-SAMPLE_PATH = Path(__file__).parent / "sample" / "mnist_sample.npz"
-# The sample's own array checksums, written by scripts/make_sample.py beside it.
-SAMPLE_CHECKSUMS_PATH = SAMPLE_PATH.with_suffix(".json")
+PACKAGED_PATH = Path(__file__).parent / "dataset" / "mnist.npz"  # the complete MNIST, shipped with the package
 
 IMAGE_SHAPE = (28, 28)  # MNIST's size-normalised digits
 NUM_CLASSES = 10  # the digits 0 to 9
 FULL_SIZES = {"train": 60_000, "test": 10_000}  # LeCun, Cortes and Burges
 
 # sha256 of each array's raw bytes (a.tobytes()) in the complete MNIST,
-# from /work/shared/data/README.md; the same arrays Keras and the IDX files give.
+# from shared/data/README.md, where their agreement with the original IDX files' md5 sums is recorded.
 MNIST_SHA256 = {
     "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
     "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
@@ -38,24 +36,21 @@ MNIST_SHA256 = {
 }
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")  # Keras' npz layout
 
-# The original distribution's files, in ARRAY_NAMES order.
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-# IDX magic numbers: two zero bytes, type 0x08 (unsigned byte), number of dimensions.
-IDX_IMAGES_MAGIC = 0x00000803
-IDX_LABELS_MAGIC = 0x00000801
+# The sample: a class-stratified tenth of each split (6,000 + 1,000 images), drawn from the full set
+# with numpy.random.default_rng(0), training split first. The checks and the grader train on it, so a
+# check answers in seconds; it is drawn on load rather than shipped, and tests hold it to these sums.
+SAMPLE_FRACTION = 0.10
+SAMPLE_SEED = 0  # the course's seed
+SAMPLE_SHA256 = {
+    "x_train": "19c0e644edff0bb221a0b06cab5419cb224e8e9e2b237742cd29174b25490ea1",
+    "y_train": "b0df9af6927d829b4ab6ddb0abe98c2bde2c65a03be10208d2e2bf6020607fd8",
+    "x_test": "c6119a031321c4d31a1b6b5c830c9a14ae974fbaae834433a7d0ef113d99f669",
+    "y_test": "b55e26da6ea404c80a1ee8320d42cef7486f3ddbde42c5875fd09edad6d5976a",
+}
 
 
 class DataError(ValueError):
     """MNIST could not be loaded: the message names the file and what is wrong."""
-
-
-class DataSourceWarning(UserWarning):
-    """MNIST came from the bundled sample because the full set was out of reach."""
 
 
 @dataclass(frozen=True, eq=False, repr=False)  # eq=False: comparing arrays with == is ambiguous
@@ -66,10 +61,10 @@ class MnistData:
     train_labels: np.ndarray  # (N,) uint8, 0-9
     test_images: np.ndarray
     test_labels: np.ndarray
-    source: str  # short name for metrics.json: "file", "keras" or "sample"
-    location: str  # what a person reads: the path, the Keras cache or the sample
-    verified: bool  # True when the arrays match their published checksums
-    path: Path  # the file or folder the arrays were read from
+    source: str  # short name for metrics.json: "package", "file" or "sample"
+    location: str  # what a person reads: the path, or the package's copy
+    verified: bool  # True when the arrays match the published MNIST
+    path: Path  # the .npz the arrays were read from (for the sample, the one it was drawn from)
 
     def splits(self):
         """Return ((train_images, train_labels), (test_images, test_labels)), like Keras."""
@@ -84,38 +79,11 @@ class MnistData:
 
 
 def load_mnist_data(source=None):
-    """Load MNIST as an MnistData, from `source` or, when None, the best place available.
+    """Load MNIST as an MnistData, from ``source`` or, when None, ``MNIST_LESSONS_DATA`` or the package's copy.
 
-    `source` is a path to a Keras-layout .npz or to a folder of the four IDX
-    files, "sample" for the bundled sample, or "keras" for Keras alone.
-    With None: the environment variable MNIST_LESSONS_DATA if set, else Keras
-    (its cache, or a download), else the bundled sample with a DataSourceWarning.
+    ``source`` is the path of a Keras-layout .npz (arrays x_train, y_train,
+    x_test, y_test), or "sample" for a class-stratified tenth of the full set.
     """
-    return _load(source, stacklevel=3)
-
-
-def load_mnist(source=None):
-    """Load MNIST as ((train_images, train_labels), (test_images, test_labels))."""
-    return _load(source, stacklevel=3).splits()
-
-
-def mnist_npz_path(source=None):
-    """Return the path of a checked, Keras-layout mnist.npz, found as load_mnist finds its data.
-
-    Lesson 01 has learners read this file with numpy themselves; a folder of
-    IDX files is refused, since there is no .npz to read.
-    """
-    data = _load(source, stacklevel=3)
-    if data.path.is_dir():
-        raise DataError(
-            f"{data.path} is a folder of IDX files, but lesson 01 reads a Keras-layout mnist.npz: "
-            f"point {DATA_ENV_VAR} at a mnist.npz instead."
-        )
-    return data.path
-
-
-def _load(source, stacklevel):
-    # stacklevel: the warning points at the learner's call, not at this module.
     if source is not None:
         return _load_source(source)
     env_value = os.environ.get(DATA_ENV_VAR, "").strip()
@@ -125,52 +93,93 @@ def _load(source, stacklevel):
         except DataError as err:
             # Say where the bad path came from: it is not in the learner's code.
             raise DataError(f"{DATA_ENV_VAR} is set to {env_value!r}, but {err}") from err
-    try:
-        return _from_keras()
-    except DataError:
-        raise  # Keras gave arrays and they are wrong: a real problem, not a missing network
-    except Exception as err:
-        reason = _short_reason(err)
-    sample = _load_sample()
-    warnings.warn(
-        f"Using the bundled MNIST sample ({len(sample.train_labels):,} training and "
-        f"{len(sample.test_labels):,} test images): Keras could not download MNIST ({reason}). "
-        f"For the full set, connect to the internet or set {DATA_ENV_VAR} to a mnist.npz.",
-        DataSourceWarning,
-        stacklevel=stacklevel,
-    )
-    return sample
+    return _load_packaged()
+
+
+def load_mnist(source=None):
+    """Load MNIST as ((train_images, train_labels), (test_images, test_labels))."""
+    return load_mnist_data(source).splits()
+
+
+def mnist_npz_path(source=None):
+    """Return the path of the checked, Keras-layout mnist.npz that ``load_mnist(source)`` reads.
+
+    Lesson 01 has learners read this file with numpy themselves. For the
+    sample it is the full file the sample is drawn from.
+    """
+    return load_mnist_data(source).path
 
 
 def _load_source(source):
-    """Load an explicit source: "sample", "keras" or a path (never falls back)."""
+    """Load an explicit source: "sample" or a path (never falls back)."""
     if isinstance(source, str) and source.strip().lower() == "sample":
         return _load_sample()
-    if isinstance(source, str) and source.strip().lower() == "keras":
-        try:
-            return _from_keras()
-        except DataError:
-            raise
-        except Exception as err:
-            raise DataError(f"Keras could not load MNIST ({_short_reason(err)}).") from err
     try:
         path = Path(os.fspath(source)).expanduser()
     except TypeError as err:
-        raise DataError(
-            f"{source!r} is not a data source: give a path, 'sample' or 'keras'."
-        ) from err
+        raise DataError(f"{source!r} is not a data source: give the path of a mnist.npz, or 'sample'.") from err
     if path.is_dir():
-        named = _read_idx_folder(path)
-    elif path.is_file():
-        named = _read_npz(path)
-    else:
-        raise DataError(
-            f"{path} does not exist: give the path of a mnist.npz file "
-            "or of a folder holding the four MNIST IDX files."
-        )
+        raise DataError(f"{path} is a folder: give the path of a mnist.npz file in it.")
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: give the path of a mnist.npz file.")
+    named = _read_npz(path)
     where = str(path.absolute())
     verified = _validate(named, where)
     return _make_data(named, source="file", location=where, verified=verified, path=path.absolute())
+
+
+def _load_packaged():
+    """The complete MNIST inside the package, checked against the published checksums."""
+    where = f"the copy of MNIST inside mnist_lessons ({PACKAGED_PATH})"
+    if not PACKAGED_PATH.is_file():
+        raise DataError(f"{PACKAGED_PATH} is missing: the package is damaged; reinstall mnist-lessons.")
+    try:
+        named = _read_npz(PACKAGED_PATH)
+        verified = _validate(named, where)
+    except DataError as err:
+        raise DataError(f"{err} The package's copy is damaged; reinstall mnist-lessons.") from err
+    if not verified:
+        raise DataError(f"{PACKAGED_PATH} is not the complete MNIST; reinstall mnist-lessons.")
+    return _make_data(named, source="package", location=where, verified=True, path=PACKAGED_PATH)
+
+
+def _load_sample():
+    """A class-stratified tenth of the package's MNIST, the same images every time."""
+    full = _load_packaged()
+    rng = np.random.default_rng(SAMPLE_SEED)
+    train = _stratified_indices(full.train_labels, rng)
+    test = _stratified_indices(full.test_labels, rng)
+    named = [
+        ("x_train", full.train_images[train]), ("y_train", full.train_labels[train]),
+        ("x_test", full.test_images[test]), ("y_test", full.test_labels[test]),
+    ]
+    location = f"a tenth of each digit of {full.location}"
+    return _make_data(named, source="sample", location=location, verified=False, path=PACKAGED_PATH)
+
+
+def _class_quotas(labels):
+    """How many of each digit the sample keeps: a tenth of each, rounded so the total is exact.
+
+    Largest-remainder rounding: floor every share, then give the missing images
+    to the digits with the largest fractional parts (ties: the smaller digit).
+    """
+    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    shares = counts * SAMPLE_FRACTION
+    quotas = np.floor(shares).astype(int)
+    missing = int(round(counts.sum() * SAMPLE_FRACTION)) - int(quotas.sum())
+    order = sorted(range(len(counts)), key=lambda digit: (-(shares[digit] - quotas[digit]), digit))
+    for digit in order[:missing]:
+        quotas[digit] += 1
+    return quotas
+
+
+def _stratified_indices(labels, rng):
+    """Indices of the sample of one split, sorted so the images keep their original order."""
+    chosen = [
+        rng.choice(np.flatnonzero(labels == digit), size=quota, replace=False)
+        for digit, quota in enumerate(_class_quotas(labels))
+    ]
+    return np.sort(np.concatenate(chosen))
 
 
 def _read_npz(path):
@@ -209,65 +218,6 @@ def _read_npz(path):
             f"{path} is damaged or truncated, perhaps by an interrupted download "
             f"({_short_reason(err)})."
         ) from err
-
-
-def _read_idx_folder(folder):
-    """Return [(file name, array)] for the four IDX files of the original distribution."""
-    named = []
-    for stem in IDX_FILES:
-        path = _find_idx_file(folder, stem)
-        magic = IDX_IMAGES_MAGIC if "images" in stem else IDX_LABELS_MAGIC
-        named.append((path.name, _read_idx_file(path, magic)))
-    return named
-
-
-def _find_idx_file(folder, stem):
-    # Accept gzipped or not, and the common "train-images.idx3-ubyte" spelling.
-    dotted = stem.replace("-idx", ".idx")
-    for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
-    raise DataError(
-        f"{folder} has no {stem} file (or {stem}.gz): an MNIST folder holds "
-        f"{', '.join(IDX_FILES[:-1])} and {IDX_FILES[-1]}, gzipped or not."
-    )
-
-
-def _read_idx_file(path, expected_magic):
-    """Read one IDX file (gzipped or not) into a uint8 array, checking its header."""
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":  # gzip's own magic bytes
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(
-            f"{path} is not a readable gzip file ({_short_reason(err)}): "
-            "it is damaged or truncated; download it again."
-        ) from err
-    if len(raw) < 4:
-        raise DataError(f"{path} is too short ({len(raw)} bytes) to be an IDX file.")
-    magic = int.from_bytes(raw[:4], "big")
-    if magic != expected_magic:
-        kind = "images" if expected_magic == IDX_IMAGES_MAGIC else "labels"
-        raise DataError(
-            f"{path} does not start with the IDX magic number for {kind}: "
-            f"found 0x{magic:08X}, expected 0x{expected_magic:08X}."
-        )
-    ndim = magic & 0xFF
-    header_size = 4 + 4 * ndim  # magic, then one big-endian 32-bit size per dimension
-    if len(raw) < header_size:
-        raise DataError(f"{path} is truncated: it ends inside its IDX header.")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape))
-    found = len(raw) - header_size
-    if found != expected:
-        problem = "is truncated" if found < expected else "has extra bytes"
-        raise DataError(
-            f"{path} {problem}: its header promises {expected:,} bytes of data "
-            f"for shape {shape}, but {found:,} follow."
-        )
-    # copy(): frombuffer over bytes is read-only, and learners may edit arrays.
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape).copy()
 
 
 def _validate(named, where):
@@ -329,54 +279,6 @@ def _sha256(array):
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _load_keras():
-    """Return Keras' ((x_train, y_train), (x_test, y_test)); tests replace this function."""
-    from mnist_lessons.backend import import_keras  # here only: importing TensorFlow takes seconds
-
-    return import_keras().datasets.mnist.load_data()
-
-
-def _from_keras():
-    (x_train, y_train), (x_test, y_test) = _load_keras()
-    named = list(zip(ARRAY_NAMES, (x_train, y_train, x_test, y_test)))
-    path = _keras_cache_path()
-    location = f"Keras cache ({path})"
-    verified = _validate(named, location)
-    return _make_data(named, source="keras", location=location, verified=verified, path=path)
-
-
-def _keras_cache_path():
-    """Where keras.datasets.mnist.load_data keeps mnist.npz (keras.utils.get_file's rule)."""
-    home = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser()
-    if not os.access(home, os.W_OK) and not os.access(home.parent, os.W_OK):
-        home = Path(tempfile.gettempdir()) / ".keras"  # get_file's fallback for a read-only home
-    return home / "datasets" / "mnist.npz"
-
-
-def _load_sample():
-    """Load the bundled sample and check it against the checksums made with it."""
-    location = f"bundled sample ({SAMPLE_PATH})"
-    if not SAMPLE_PATH.is_file() or not SAMPLE_CHECKSUMS_PATH.is_file():
-        raise DataError(
-            f"The bundled sample is missing ({SAMPLE_PATH} or its .json): reinstall mnist_lessons."
-        )
-    named = _read_npz(SAMPLE_PATH)
-    _validate(named, location)
-    try:
-        recorded = json.loads(SAMPLE_CHECKSUMS_PATH.read_text())["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DataError(
-            f"{SAMPLE_CHECKSUMS_PATH} cannot be read ({_short_reason(err)}): reinstall mnist_lessons."
-        ) from err
-    for name, array in named:
-        if _sha256(array) != recorded.get(name):
-            raise DataError(
-                f"{name} in {SAMPLE_PATH} differs from the checksum recorded when the sample "
-                "was made: the installed file is damaged; reinstall mnist_lessons."
-            )
-    return _make_data(named, source="sample", location=location, verified=True, path=SAMPLE_PATH)
-
-
 def _make_data(named, source, location, verified, path):
     arrays = [array for _, array in named]
     return MnistData(*arrays, source=source, location=location, verified=verified, path=path)
@@ -384,8 +286,6 @@ def _make_data(named, source, location, verified, path):
 
 def _short_reason(err, limit=160):
     """One line about an exception, short enough to sit inside a sentence."""
-    if isinstance(err, ImportError):
-        return "Keras is not installed"
     name = type(err).__name__
     if name == "error":  # zlib.error and the like: the bare name says nothing
         name = f"{type(err).__module__}.{name}"
@@ -394,7 +294,7 @@ def _short_reason(err, limit=160):
         return name
     text = lines[0] if type(err) is Exception else f"{name}: {lines[0]}"
     if len(text) > limit:
-        # Keep both ends: the cause ("Name or service not known") is often last.
+        # Keep both ends: the cause is often last.
         text = text[: limit // 3] + " ... " + text[-(limit - limit // 3 - 5) :]
     return text
 

@@ -1,14 +1,10 @@
-"""Tests of mnist_lessons.data, lesson 01: loading MNIST and refusing bad data.
+"""Tests of mnist_lessons.data, lesson 01: the MNIST inside the package, files of one's own, and bad data.
 
-No test imports TensorFlow or touches the network: the Keras path goes through
-data._load_keras, which the tests replace.
+No test imports TensorFlow or touches the network.
 """
 
-import gzip
 import hashlib
-import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 import warnings
@@ -22,7 +18,6 @@ from mnist_lessons import data
 from mnist_lessons.data import (
     DATA_ENV_VAR,
     DataError,
-    DataSourceWarning,
     MnistData,
     describe_dataset,
     load_mnist,
@@ -34,6 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Images per digit in the full MNIST (LeCun, Cortes and Burges), digits 0 to 9.
 FULL_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 FULL_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+# sha256 of the verified file in shared/data/ (its README), which the package ships unchanged.
+PACKAGED_FILE_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 
 
 @pytest.fixture(autouse=True)
@@ -43,9 +40,9 @@ def no_data_env_var(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def full_data(full_mnist_path):
-    """The full MNIST, loaded once for the tests that read it."""
-    return load_mnist_data(full_mnist_path)
+def full_data():
+    """The package's MNIST, loaded once for the tests that read it."""
+    return load_mnist_data()
 
 
 def small_arrays(n_train=20, n_test=10):
@@ -64,24 +61,6 @@ def write_npz(path, **arrays):
     return path
 
 
-def write_idx(path, array, gz=False):
-    """Write one IDX file: magic (0x0000 08 ndim), big-endian sizes, then the bytes."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape
-    )
-    payload = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-    path.write_bytes(gzip.compress(payload) if gz else payload)
-    return path
-
-
-def write_idx_folder(folder, arrays, gz=False, dotted=False):
-    folder.mkdir(exist_ok=True)
-    for key, stem in zip(data.ARRAY_NAMES, data.IDX_FILES):
-        name = stem.replace("-idx", ".idx") if dotted else stem
-        write_idx(folder / (name + (".gz" if gz else "")), arrays[key], gz=gz)
-    return folder
-
-
 def load_error(source):
     """The DataError message that loading `source` gives."""
     with pytest.raises(DataError) as info:
@@ -89,11 +68,26 @@ def load_error(source):
     return str(info.value)
 
 
-# --- the full MNIST --------------------------------------------------------
+# --- the full MNIST, inside the package ------------------------------------
 
 
-def test_full_npz_loads_verified(full_data, full_mnist_path):
-    """Does the full mnist.npz load with MNIST's shapes, dtypes and known labels, verified?"""
+def test_packaged_file_is_the_verified_mnist():
+    """Is the package's mnist.npz, byte for byte, the verified file of shared/data (sha256)?"""
+    assert hashlib.sha256(data.PACKAGED_PATH.read_bytes()).hexdigest() == PACKAGED_FILE_SHA256
+
+
+def test_packaged_arrays_match_the_published_checksums():
+    """Do the package's four arrays hash to the sums recorded in data.py, which shared/data/README.md publishes?"""
+    with np.load(data.PACKAGED_PATH, allow_pickle=False) as npz:
+        for name in data.ARRAY_NAMES:
+            assert hashlib.sha256(npz[name].tobytes()).hexdigest() == data.MNIST_SHA256[name], name
+
+
+def test_default_is_the_full_mnist_from_the_package(full_data):
+    """With nothing set, does load_mnist_data() give the whole MNIST from the package, verified and quiet?"""
+    assert full_data.source == "package"
+    assert full_data.path == data.PACKAGED_PATH
+    assert str(data.PACKAGED_PATH) in full_data.location
     assert full_data.train_images.shape == (60000, 28, 28)
     assert full_data.train_labels.shape == (60000,)
     assert full_data.test_images.shape == (10000, 28, 28)
@@ -101,8 +95,6 @@ def test_full_npz_loads_verified(full_data, full_mnist_path):
     for array in (full_data.train_images, full_data.train_labels, full_data.test_images):
         assert array.dtype == np.uint8
     assert full_data.verified is True
-    assert full_data.source == "file"
-    assert full_data.location == str(full_mnist_path.absolute())
     assert full_data.train_labels[0] == 5
     assert full_data.test_labels[0] == 7
     assert np.bincount(full_data.train_labels).tolist() == FULL_TRAIN_COUNTS
@@ -110,13 +102,32 @@ def test_full_npz_loads_verified(full_data, full_mnist_path):
     assert describe_dataset(full_data.train_images, full_data.train_labels)["class_counts"][1] == 6742
 
 
+def test_default_load_warns_nothing():
+    """Does the default load raise no warning at all (nothing for a lesson's stderr)?"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_mnist()
+
+
+def test_a_damaged_packaged_copy_says_reinstall(tmp_path, monkeypatch, full_data):
+    """Does a package whose MNIST no longer matches its checksums fail, naming the file and saying to reinstall?"""
+    x_test = full_data.test_images.copy()
+    x_test[0, 0, 0] ^= 1
+    damaged = write_npz(tmp_path / "mnist.npz", x_train=full_data.train_images, y_train=full_data.train_labels,
+                        x_test=x_test, y_test=full_data.test_labels)
+    monkeypatch.setattr(data, "PACKAGED_PATH", damaged)
+    message = load_error(None)
+    assert "x_test" in message and "differs from the published MNIST" in message
+    assert "reinstall" in message
+
+
 def test_env_var_path_is_used(full_mnist_path, monkeypatch):
-    """Does load_mnist_data() read the file MNIST_LESSONS_DATA points to, without asking Keras?"""
+    """Does load_mnist_data() read the file MNIST_LESSONS_DATA points to?"""
     monkeypatch.setenv(DATA_ENV_VAR, str(full_mnist_path))
-    monkeypatch.setattr(data, "_load_keras", _keras_must_not_be_called)
     loaded = load_mnist_data()
     assert loaded.source == "file"
     assert loaded.verified is True
+    assert loaded.location == str(full_mnist_path.absolute())
     assert loaded.train_images.shape == (60000, 28, 28)
 
 
@@ -138,17 +149,11 @@ def test_one_changed_pixel_fails_the_checksum(full_data, tmp_path):
     assert "sha256" in message
 
 
-def test_make_sample_reproduces_bundled_sample(full_mnist_path, tmp_path):
-    """Does scripts/make_sample.py give the bundled sample again, byte for byte?"""
-    spec = importlib.util.spec_from_file_location("make_sample", REPO_ROOT / "scripts" / "make_sample.py")
-    make_sample = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_sample)
-    out = tmp_path / "mnist_sample.npz"
-    make_sample.make_sample(full_mnist_path, out_path=out)
-    assert out.read_bytes() == data.SAMPLE_PATH.read_bytes()
-    assert json.loads(out.with_suffix(".json").read_text()) == json.loads(
-        data.SAMPLE_CHECKSUMS_PATH.read_text()
-    )
+def test_mnist_npz_path_is_the_file_read(tmp_path):
+    """Does mnist_npz_path name the package's file by default, and an explicit file when given one?"""
+    assert data.mnist_npz_path() == data.PACKAGED_PATH
+    path = write_npz(tmp_path / "subset.npz", **small_arrays())
+    assert data.mnist_npz_path(path) == path.absolute()
 
 
 # --- other good sources ----------------------------------------------------
@@ -175,30 +180,10 @@ def test_load_mnist_returns_keras_style_splits(tmp_path):
     np.testing.assert_array_equal(test_labels, arrays["y_test"])
 
 
-@pytest.mark.parametrize(
-    "gz, dotted",
-    [(False, False), (True, False), (False, True), (True, True)],
-    ids=["plain", "gzip", "dotted-name", "dotted-name-gzip"],
-)
-def test_idx_folder_round_trip(tmp_path, gz, dotted):
-    """Does a folder of IDX files, gzipped or not, give back the arrays written into it?"""
-    arrays = small_arrays()
-    folder = write_idx_folder(tmp_path / "mnist", arrays, gz=gz, dotted=dotted)
-    loaded = load_mnist_data(folder)
-    assert loaded.source == "file"
-    assert loaded.verified is False
-    for key, array in zip(data.ARRAY_NAMES, [a for split in loaded.splits() for a in split]):
-        np.testing.assert_array_equal(array, arrays[key])
-        assert array.dtype == np.uint8
-        assert array.flags.writeable
-
-
 def test_sample_is_a_stratified_tenth():
-    """Is the bundled sample 6,000 + 1,000 images with each digit at 10% of MNIST's count, give or take 1?"""
+    """Is the sample 6,000 + 1,000 images with each digit at 10% of MNIST's count, give or take 1?"""
     sample = load_mnist_data("sample")
     assert sample.source == "sample"
-    assert sample.verified is True
-    assert str(data.SAMPLE_PATH) in sample.location
     assert sample.train_images.shape == (6000, 28, 28)
     assert sample.test_images.shape == (1000, 28, 28)
     for labels, full_counts in ((sample.train_labels, FULL_TRAIN_COUNTS), (sample.test_labels, FULL_TEST_COUNTS)):
@@ -207,44 +192,21 @@ def test_sample_is_a_stratified_tenth():
             assert abs(count - full / 10) <= 1, f"digit {digit}: {count} in the sample, {full} in MNIST"
 
 
-def test_sample_file_is_small():
-    """Is the bundled sample small enough to ship with the package (under 2 MB)?"""
-    assert data.SAMPLE_PATH.stat().st_size < 2_000_000
+def test_sample_is_the_same_images_every_time():
+    """Does the sample drawn from the package hash to the sums recorded when the checks were calibrated on it?
 
-
-def test_damaged_sample_is_caught(tmp_path, monkeypatch):
-    """Does a sample whose arrays no longer match its recorded checksums fail, saying to reinstall?"""
+    The draw uses numpy's Generator; a numpy whose stream changed would fail here, not quietly move the checks.
+    """
     sample = load_mnist_data("sample")
-    x_test = sample.test_images.copy()
-    x_test[0, 0, 0] ^= 1
-    damaged = write_npz(
-        tmp_path / "mnist_sample.npz",
-        x_train=sample.train_images,
-        y_train=sample.train_labels,
-        x_test=x_test,
-        y_test=sample.test_labels,
-    )
-    shutil.copy(data.SAMPLE_CHECKSUMS_PATH, tmp_path / "mnist_sample.json")
-    monkeypatch.setattr(data, "SAMPLE_PATH", damaged)
-    monkeypatch.setattr(data, "SAMPLE_CHECKSUMS_PATH", tmp_path / "mnist_sample.json")
-    message = load_error("sample")
-    assert "x_test" in message
-    assert str(damaged) in message
-    assert "reinstall" in message
-
-
-def test_sample_json_matches_sample():
-    """Does the sample's .json record the sha256 of the arrays actually in the .npz?"""
-    recorded = json.loads(data.SAMPLE_CHECKSUMS_PATH.read_text())["sha256"]
-    with np.load(data.SAMPLE_PATH) as npz:
-        for name in data.ARRAY_NAMES:
-            assert hashlib.sha256(npz[name].tobytes()).hexdigest() == recorded[name]
+    arrays = dict(zip(data.ARRAY_NAMES, (sample.train_images, sample.train_labels,
+                                         sample.test_images, sample.test_labels)))
+    for name, array in arrays.items():
+        assert hashlib.sha256(array.tobytes()).hexdigest() == data.SAMPLE_SHA256[name], name
 
 
 def test_env_var_sample_gives_sample_without_warning(monkeypatch):
-    """Does MNIST_LESSONS_DATA=sample give the sample quietly, without asking Keras?"""
+    """Does MNIST_LESSONS_DATA=sample give the sample quietly?"""
     monkeypatch.setenv(DATA_ENV_VAR, "sample")
-    monkeypatch.setattr(data, "_load_keras", _keras_must_not_be_called)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_mnist_data().source == "sample"
@@ -258,101 +220,15 @@ def test_package_exports_data_names():
 
 
 def test_loading_does_not_import_keras():
-    """Does loading the sample leave Keras and TensorFlow unimported (they take seconds)?"""
+    """Does loading MNIST leave Keras and TensorFlow unimported (they take seconds)?"""
     code = (
-        "import sys, mnist_lessons; mnist_lessons.load_mnist_data('sample'); "
+        "import sys, mnist_lessons; mnist_lessons.load_mnist_data(); "
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
-
-
-# --- Keras -----------------------------------------------------------------
-
-
-def _keras_must_not_be_called():
-    raise AssertionError("Keras was asked for MNIST, but another source should have been used")
-
-
-def _keras_offline():
-    raise Exception("URL fetch failure on https://storage.googleapis.com/mnist.npz: [Errno -3] no network")
-
-
-def test_keras_success_is_used(monkeypatch):
-    """With no env var, does load_mnist_data() use what Keras returns, labelled "keras"?"""
-    arrays = small_arrays()
-    monkeypatch.setattr(
-        data,
-        "_load_keras",
-        lambda: ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loaded = load_mnist_data()
-    assert loaded.source == "keras"
-    assert "Keras cache" in loaded.location
-    np.testing.assert_array_equal(loaded.train_images, arrays["x_train"])
-
-
-def test_keras_failure_falls_back_to_sample_with_one_warning(monkeypatch):
-    """When Keras cannot download, is the sample used, with exactly one warning pointing at the caller?"""
-    monkeypatch.setattr(data, "_load_keras", _keras_offline)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        loaded = load_mnist_data()
-    assert loaded.source == "sample"
-    assert len(caught) == 1
-    warning = caught[0]
-    assert warning.category is DataSourceWarning
-    message = str(warning.message)
-    assert "\n" not in message
-    assert "6,000 training and 1,000 test images" in message
-    assert "URL fetch failure" in message
-    assert DATA_ENV_VAR in message
-    assert warning.filename == __file__  # stacklevel: the learner's line, not data.py
-
-
-def test_load_mnist_fallback_warning_points_at_caller(monkeypatch):
-    """Does load_mnist's fallback warning also point at the caller's line?"""
-    monkeypatch.setattr(data, "_load_keras", _keras_offline)
-    with pytest.warns(DataSourceWarning) as caught:
-        load_mnist()
-    assert len(caught) == 1
-    assert caught[0].filename == __file__
-
-
-def test_explicit_keras_failure_is_an_error(monkeypatch):
-    """Does source="keras" raise a DataError when Keras fails, instead of falling back?"""
-    monkeypatch.setattr(data, "_load_keras", _keras_offline)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        message = load_error("keras")
-    assert "Keras could not load MNIST" in message
-    assert "URL fetch failure" in message
-
-
-def test_env_var_keras_failure_is_an_error(monkeypatch):
-    """Does MNIST_LESSONS_DATA=keras raise when Keras fails, naming the variable?"""
-    monkeypatch.setenv(DATA_ENV_VAR, "keras")
-    monkeypatch.setattr(data, "_load_keras", _keras_offline)
-    message = load_error(None)
-    assert DATA_ENV_VAR in message
-    assert "Keras could not load MNIST" in message
-
-
-def test_bad_keras_arrays_are_an_error(monkeypatch):
-    """If Keras returns malformed arrays, is that an error rather than a quiet fallback?"""
-    arrays = small_arrays()
-    monkeypatch.setattr(
-        data,
-        "_load_keras",
-        lambda: ((arrays["x_train"].astype(np.float32), arrays["y_train"]), (arrays["x_test"], arrays["y_test"])),
-    )
-    message = load_error(None)
-    assert "Keras cache" in message
-    assert "float32" in message
 
 
 # --- bad files -------------------------------------------------------------
@@ -455,11 +331,16 @@ def test_missing_file(tmp_path):
     assert f"{path} does not exist" in message
 
 
+def test_folder_is_refused(tmp_path):
+    """Does a folder (say, of the original IDX files) fail, asking for a mnist.npz?"""
+    message = load_error(tmp_path)
+    assert f"{tmp_path} is a folder" in message and "mnist.npz" in message
+
+
 def test_missing_file_from_env_var(tmp_path, monkeypatch):
     """Does a bad MNIST_LESSONS_DATA fail (never fall back), naming the variable and the path?"""
     path = tmp_path / "mnist.npz"
     monkeypatch.setenv(DATA_ENV_VAR, str(path))
-    monkeypatch.setattr(data, "_load_keras", _keras_must_not_be_called)
     message = load_error(None)
     assert DATA_ENV_VAR in message
     assert f"{path} does not exist" in message
@@ -468,66 +349,6 @@ def test_missing_file_from_env_var(tmp_path, monkeypatch):
 def test_source_of_wrong_type():
     """Does a source that is neither a path nor a name fail with a DataError?"""
     assert "not a data source" in load_error(42)
-
-
-def test_missing_idx_file(tmp_path):
-    """Does an IDX folder without t10k-labels fail, naming the folder and the missing file?"""
-    folder = write_idx_folder(tmp_path / "mnist", small_arrays(), gz=True)
-    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    message = load_error(folder)
-    assert str(folder) in message
-    assert "no t10k-labels-idx1-ubyte file" in message
-
-
-def test_wrong_idx_magic(tmp_path):
-    """Does a labels file in place of an images file fail, giving the magic found and expected?"""
-    folder = write_idx_folder(tmp_path / "mnist", small_arrays())
-    shutil.copy(folder / "train-labels-idx1-ubyte", folder / "train-images-idx3-ubyte")
-    message = load_error(folder)
-    assert str(folder / "train-images-idx3-ubyte") in message
-    assert "found 0x00000801, expected 0x00000803" in message
-
-
-def test_truncated_idx(tmp_path):
-    """Does an IDX file shorter than its header promises fail, saying it is truncated?"""
-    folder = write_idx_folder(tmp_path / "mnist", small_arrays())
-    path = folder / "t10k-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:-100])
-    message = load_error(folder)
-    assert str(path) in message
-    assert "is truncated" in message
-    assert "7,840 bytes" in message  # 10 images of 28x28
-
-
-def test_idx_cut_inside_header(tmp_path):
-    """Does an IDX file that ends inside its header fail, naming the file?"""
-    folder = write_idx_folder(tmp_path / "mnist", small_arrays())
-    path = folder / "train-labels-idx1-ubyte"
-    path.write_bytes(path.read_bytes()[:6])
-    message = load_error(folder)
-    assert str(path) in message
-    assert "truncated" in message
-
-
-def test_corrupt_gzip(tmp_path):
-    """Does a damaged .gz fail, naming the file and saying it is not a readable gzip file?"""
-    folder = write_idx_folder(tmp_path / "mnist", small_arrays(), gz=True)
-    path = folder / "train-images-idx3-ubyte.gz"
-    raw = path.read_bytes()
-    path.write_bytes(raw[: len(raw) // 2])
-    message = load_error(folder)
-    assert str(path) in message
-    assert "not a readable gzip file" in message
-
-
-def test_idx_checks_reach_validation(tmp_path):
-    """Are IDX arrays validated too: a label 12 named by its file?"""
-    arrays = small_arrays()
-    arrays["y_train"][3] = 12
-    folder = write_idx_folder(tmp_path / "mnist", arrays)
-    message = load_error(folder)
-    assert "train-labels-idx1-ubyte" in message
-    assert "holds the label 12 (at index 3)" in message
 
 
 # --- describe_dataset ------------------------------------------------------
@@ -556,35 +377,3 @@ def test_describe_dataset_returns_plain_python_types():
     assert summary["num_images"] == 1000
     assert sum(summary["class_counts"].values()) == 1000
     assert all(type(count) is int for count in summary["class_counts"].values())
-
-
-def test_missing_keras_falls_back_saying_so(monkeypatch):
-    """Without Keras installed, does the fallback warning say so in plain words?"""
-
-    def no_keras():
-        raise ModuleNotFoundError("No module named 'keras'")
-
-    monkeypatch.setattr(data, "_load_keras", no_keras)
-    with pytest.warns(DataSourceWarning, match="Keras is not installed"):
-        assert load_mnist_data().source == "sample"
-
-
-def test_mnist_npz_path_of_each_source(tmp_path, monkeypatch):
-    """Does mnist_npz_path give the npz that was read: a given file, the sample, or Keras' cache?"""
-    arrays = small_arrays()
-    npz = write_npz(tmp_path / "small.npz", **arrays)
-    assert data.mnist_npz_path(npz) == npz.absolute()
-    assert data.mnist_npz_path("sample") == data.SAMPLE_PATH
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.setattr(
-        data, "_load_keras",
-        lambda: ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])),
-    )
-    assert data.mnist_npz_path() == tmp_path / "keras-home" / "datasets" / "mnist.npz"
-
-
-def test_mnist_npz_path_refuses_an_idx_folder(tmp_path):
-    """Is a folder of IDX files refused by name, since lesson 01 reads an npz?"""
-    write_idx_folder(tmp_path, small_arrays())
-    with pytest.raises(data.DataError, match="folder of IDX files"):
-        data.mnist_npz_path(tmp_path)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from mnist_lessons.environment import child_env
+
 CHROMIUM = Path(os.environ.get("MNIST_LESSONS_CHROMIUM", "/usr/bin/chromium"))
 # The machine's network is closed: without these, Chromium keeps trying to reach Google's services.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -66,7 +68,7 @@ def playwright_browser():
 
 
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory, full_mnist_path):
+def lab_server(tmp_path_factory):
     """A running JupyterLab on the course directory described above: (base URL, token, root folder)."""
     from mnist_lessons.classgrading import make_course
 
@@ -94,7 +96,10 @@ def lab_server(tmp_path_factory, full_mnist_path):
     token = secrets.token_hex(16)
     log_path = ARTIFACTS / "jupyterlab.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MNIST_LESSONS_DATA": str(full_mnist_path), "MPLBACKEND": "Agg"}
+    # As `mnist-lessons lab` starts it: this environment's tools first on PATH (the Formgrader's alembic),
+    # and the MNIST inside the package.
+    env = child_env(MPLBACKEND="Agg")
+    env.pop("MNIST_LESSONS_DATA", None)
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             # -m jupyterlab (not -m jupyter lab, which finds jupyter-lab on $PATH first): this environment's
