@@ -114,7 +114,8 @@ def quiet_tensorflow():
 
     Keras imports TensorFlow lazily, also on other backends: on JAX,
     ``keras.utils.set_random_seed`` imports it to seed it too, seconds after
-    ``import_keras`` returned. Wrap such calls in this.
+    ``import_keras`` returned (``training.set_seed`` avoids that). Wrap such
+    calls in this.
     """
     if "tensorflow" in sys.modules:
         return contextlib.nullcontext()  # already loaded: it has said all it says at start-up

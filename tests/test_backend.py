@@ -54,10 +54,7 @@ def test_tensorflow_without_jax(keras_home, monkeypatch):
 
 
 def test_import_keras_uses_the_chosen_backend(keras_home):
-    """In a fresh process with no choice made, does Keras come up on chosen_backend(), quietly, seeding included?
-
-    On JAX, seeding imports TensorFlow as well: its start-up lines must not show then either.
-    """
+    """In a fresh process with no choice made, does Keras come up on chosen_backend(), quietly, seeding included?"""
     code = (
         "from mnist_lessons.backend import backend_name, chosen_backend\n"
         "from mnist_lessons.training import set_seed\n"

@@ -1,5 +1,11 @@
 """Lessons 04 and 05's reference: compiling, seeding and training on a small subset."""
 
+import importlib.util
+import os
+import random
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -59,6 +65,54 @@ def test_same_seed_same_result(subset):
     _, other = trained(subset, seed=2, epochs=1)
     assert first.history["loss"] == again.history["loss"]
     assert first.history["loss"] != other.history["loss"]
+
+
+def draw_after(seeding, seed):
+    """Seed with ``seeding``, then draw what a seed decides: initial weights, an unseeded keras.random value, Python's and NumPy's next numbers."""
+    seeding(seed)
+    weights = [np.array(w) for w in build_model().get_weights()]
+    return weights, keras.ops.convert_to_numpy(keras.random.normal((4,))), random.random(), np.random.rand()
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="on TensorFlow set_seed is Keras' own function")
+def test_set_seed_matches_keras(monkeypatch):
+    """Without TensorFlow loaded, does set_seed leave the same random state as keras.utils.set_random_seed?"""
+    from keras.src.utils.rng_utils import get_random_seed
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)  # as in a fresh lesson kernel
+    keras.random.normal((1,))  # a global SeedGenerator already made: set_seed must replace it
+    ours = draw_after(set_seed, 7)
+    assert get_random_seed() == 7
+    theirs = draw_after(keras.utils.set_random_seed, 7)
+    other = draw_after(set_seed, 8)
+    for first, second in zip(ours[0], theirs[0]):
+        np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(ours[1], theirs[1])
+    assert ours[2:] == theirs[2:]
+    assert not np.array_equal(ours[0][0], other[0][0]) and ours[2:] != other[2:]
+
+
+def test_set_seed_refuses_a_non_integer():
+    """Is a seed that is not an int refused, as Keras refuses it?"""
+    with pytest.raises(ValueError, match="integer"):
+        set_seed(1.5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX")
+def test_set_seed_leaves_tensorflow_unloaded_on_jax():
+    """In a fresh process on JAX, do import, build_model and set_seed run without importing TensorFlow?"""
+    code = (
+        "import sys\n"
+        "import mnist_lessons as ml\n"
+        "ml.build_model()\n"
+        "ml.set_seed(0)\n"
+        "import keras\n"
+        "print(keras.backend.backend(), 'tensorflow' in sys.modules)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["jax", "False"]
 
 
 def test_epoch_timer_records_each_epoch(subset):
