@@ -24,9 +24,15 @@ instructor collects and grades work.
 
 import os
 
+from mnist_lessons.environment import use_own_scripts
+
 c = get_config()  # noqa: F821 -- nbgrader provides get_config when it loads this file
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+
+# nbgrader starts alembic by name when it makes a gradebook: take the one installed beside this
+# Python, so that `.venv/bin/nbgrader ...` works without an activated virtualenv.
+use_own_scripts()
 
 c.CourseDirectory.course_id = "mnist-lessons"
 c.CourseDirectory.root = ROOT  # not the working directory: commands work from any folder given --config

@@ -20,11 +20,10 @@ import pytest
 from mnist_lessons import grading
 from mnist_lessons.checks import LESSONS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]  # this checkout, wherever mnist_lessons is installed from
-DEFAULT_SUBMISSION = REPO_ROOT / "course" / "mnist"
-# Set-up cells and points come from the nbgrader source, which learners never edit
-# (they work in course/, the default submission); its set-up cells are the release's.
-RELEASE = REPO_ROOT / "solutions" / "mnist"
+HERE = Path(__file__).resolve().parents[1]  # a clone of the repository, or a learner's copy of the course
+# The lessons beside these tests: course/mnist/ in a clone, mnist/ in the copy `mnist-lessons lab` hands out.
+DEFAULT_SUBMISSION = next((folder for folder in (HERE / "course" / "mnist", HERE / "mnist") if folder.is_dir()),
+                          HERE / "course" / "mnist")
 
 
 def pytest_addoption(parser):
@@ -55,8 +54,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def submission_grade(request):
     config = request.config
-    grade = grading.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS),
-                                     release_dir=RELEASE)
+    grade = grading.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
     config.stash[_GRADE] = grade
     return grade
 

@@ -20,20 +20,28 @@ import warnings
 from pathlib import Path
 
 from mnist_lessons.checks import LESSONS
+from mnist_lessons.coursefiles import ASSIGNMENT, nbgrader_config_path, solutions_dir
+from mnist_lessons.environment import child_env, use_own_scripts
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "mnist"  # the six lessons are the notebooks of one nbgrader assignment
 
 
 def nbgrader(course, *args, check=True):
     """Run an ``nbgrader`` command in the course directory ``course``; return the CompletedProcess."""
     completed = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, env=child_env(),
     )
     if check and completed.returncode != 0:
         tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed in {course} (exit status {completed.returncode}):\n{tail}")
     return completed
+
+
+def _gradebook(path):
+    """nbgrader's Gradebook on the database file ``path``; a new one is made with this environment's alembic."""
+    from nbgrader.api import Gradebook
+
+    use_own_scripts()
+    return Gradebook(f"sqlite:///{path}")
 
 
 def make_course(folder, lessons=None, submissions=None):
@@ -46,11 +54,11 @@ def make_course(folder, lessons=None, submissions=None):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lessons = list(lessons or LESSONS)
-    shutil.copy(REPO_ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
+    shutil.copy(nbgrader_config_path(), folder / "nbgrader_config.py")
     source = folder / "solutions" / ASSIGNMENT
     source.mkdir(parents=True)
     for lesson in lessons:
-        shutil.copy(REPO_ROOT / "solutions" / ASSIGNMENT / f"{lesson}.ipynb", source)
+        shutil.copy(solutions_dir() / f"{lesson}.ipynb", source)
     nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force")
     for student, notebooks in (submissions or {}).items():
         target = folder / "submitted" / student / ASSIGNMENT
@@ -65,9 +73,7 @@ def make_course(folder, lessons=None, submissions=None):
 
 def submission_scores(course, student, assignment=ASSIGNMENT):
     """{notebook: (score, max_score)} of a student's graded submission, read from the course's gradebook."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+    with _gradebook(Path(course) / "gradebook.db") as gradebook:
         submission = gradebook.find_submission(assignment, student)
         return {notebook.name: (notebook.score, notebook.max_score) for notebook in submission.notebooks}
 
@@ -78,7 +84,7 @@ def autograde_reference_submission(lessons=None):
     This is what grading one student costs an instructor; the benchmark times it.
     """
     with tempfile.TemporaryDirectory(prefix="mnist-course-") as folder:
-        course = make_course(folder, lessons, {"reference": REPO_ROOT / "solutions" / ASSIGNMENT})
+        course = make_course(folder, lessons, {"reference": solutions_dir()})
         nbgrader(course, "autograde", ASSIGNMENT, "--student", "reference")
         scores = submission_scores(course, "reference")
         return bool(scores) and all(score == max_score for score, max_score in scores.values())
@@ -199,9 +205,7 @@ def _repair_cells(notebook, release, name, notes):
 
 
 def _read_grades(scratch, student, assignment):
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
+    with _gradebook(scratch / "gradebook.db") as gradebook:
         submission = gradebook.find_submission(assignment, student)
         grades = {
             notebook.name: {grade.name: {"auto_score": grade.auto_score, "max_score": grade.max_score}
@@ -213,8 +217,6 @@ def _read_grades(scratch, student, assignment):
 
 def merge_result(course, result):
     """Write one student's graded results into the course: the autograded files, then the grades in one transaction."""
-    from nbgrader.api import Gradebook
-
     course = Path(course)
     student, assignment = result["student"], result["assignment"]
     target = course / "autograded" / student / assignment
@@ -233,7 +235,7 @@ def merge_result(course, result):
     else:
         os.replace(staging, target)
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook, warnings.catch_warnings():
+    with _gradebook(course / "gradebook.db") as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session handling
         gradebook.update_or_create_student(student)
         timestamp = datetime.datetime.fromisoformat(result["timestamp"]) if result["timestamp"] else None
@@ -271,12 +273,12 @@ def is_graded(course, student, assignment=ASSIGNMENT):
     newer submission), the gradebook must hold that same time; without one,
     nbgrader cannot tell a resubmission apart, and ``--force`` grades again.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     course = Path(course)
     if not (course / "autograded" / student / assignment).is_dir():
         return False
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with _gradebook(course / "gradebook.db") as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
@@ -339,10 +341,8 @@ def _results(course, students, assignment, jobs, scheduler):
 
 def class_summary(course, assignment=ASSIGNMENT):
     """A text summary of the class: each score's distribution and the exercises most students missed."""
-    from nbgrader.api import Gradebook
-
     lines = []
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gradebook:
+    with _gradebook(Path(course) / "gradebook.db") as gradebook:
         submissions = gradebook.assignment_submissions(assignment)
         if not submissions:
             return f"No graded submissions of {assignment} yet."

@@ -1,8 +1,8 @@
 """The ``mnist-lessons`` command: inspect the data and run the whole reference pipeline (all lessons).
 
-    mnist-lessons data  [--data PATH|sample|keras]
-    mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample|keras] [--out DIR]
-    mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample|keras] [--out FILE]
+    mnist-lessons data  [--data PATH|sample]
+    mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample] [--out DIR]
+    mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample] [--out FILE]
     mnist-lessons lab   [--course DIR] [--dry-run] [-- JUPYTER-LAB-ARGS]
     mnist-lessons autograde-class [ASSIGNMENT] [--course-dir DIR] [--jobs N] [--scheduler ADDRESS] [--force]
 
@@ -23,9 +23,12 @@ import warnings
 from pathlib import Path
 
 from mnist_lessons import bench as bench_module
-from mnist_lessons.data import DataError, DataSourceWarning, describe_dataset, load_mnist_data
+from mnist_lessons import coursefiles
+from mnist_lessons.coursefiles import FIRST_LESSON
+from mnist_lessons.data import DataError, describe_dataset, load_mnist_data
+from mnist_lessons.environment import child_env
 
-REPO_COURSE = Path(__file__).resolve().parents[1] / "course"  # the student copy, in a clone of the repository
+HANDOUT_DIR = "mnist-course"  # where `lab` copies the lessons when there is no course folder yet
 RUNS_DIR = Path("runs")  # default parent of each training run's output folder
 RESULT_FILES = ("metrics.json", "model.keras")  # a folder holding these holds a finished run
 COMPARE_COUNT = 10  # predicted against actual labels printed for the first 10 test images
@@ -103,8 +106,10 @@ def _build_parser():
         "(for example: mnist-lessons lab -- --port 8890).",
     )
     lab.add_argument("--course", type=Path, metavar="DIR",
-                     help="the folder holding mnist/01_load_data.ipynb (default: ./course, else the repository's course/)")
-    lab.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+                     help="the folder holding mnist/01_load_data.ipynb, where the lessons are copied the first "
+                     f"time (default: ./course, else the repository's course/, else ./{HANDOUT_DIR})")
+    lab.add_argument("--dry-run", action="store_true",
+                     help="print the command instead of running it (the lessons are still copied, if they must be)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     lab.set_defaults(handler=lab_command)
     return parser
@@ -112,9 +117,9 @@ def _build_parser():
 
 def _add_data_argument(parser):
     parser.add_argument(
-        "--data", metavar="PATH|sample|keras",
-        help="a mnist.npz or a folder of IDX files, 'sample' for the bundled sample, 'keras' for Keras' "
-        "download; default: $MNIST_LESSONS_DATA, else Keras, else the sample",
+        "--data", metavar="PATH|sample",
+        help="a Keras-layout mnist.npz, or 'sample' for a stratified tenth of MNIST; "
+        "default: $MNIST_LESSONS_DATA, else the complete MNIST inside the package",
     )
 
 
@@ -138,13 +143,11 @@ def _bounded_int(text, lowest, expected):
 
 @contextlib.contextmanager
 def _one_line_warnings():
-    """Show the data-source warning as one plain line, not Python's two-line form."""
+    """Show a warning as one plain line, not Python's two-line form."""
     def show(message, category, *_args, **_kwargs):
-        prefix = "note" if issubclass(category, DataSourceWarning) else category.__name__
-        print(f"mnist-lessons: {prefix}: {message}", file=sys.stderr)
+        print(f"mnist-lessons: {category.__name__}: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", DataSourceWarning)
         warnings.showwarning = show
         yield
 
@@ -169,14 +172,10 @@ def data_command(args):
 
 def _checksum_verdict(data):
     if data.source == "sample":
-        return ("matches the checksums recorded when the sample was made "
-                "(a stratified tenth of MNIST; set MNIST_LESSONS_DATA to a mnist.npz for the full set)")
+        return "a stratified tenth of the complete MNIST, which matches the published checksums"
     if data.verified:
         return "all four arrays match the published MNIST"
     return "not the full MNIST, so no published checksum applies (shapes, dtypes and labels checked)"
-
-
-FIRST_LESSON = Path("mnist") / "01_load_data.ipynb"  # where a learner starts, inside the course folder
 
 
 def autograde_class_command(args):
@@ -204,11 +203,7 @@ def autograde_class_command(args):
 
 
 def lab_command(args):
-    course = args.course or next((folder for folder in (Path("course"), REPO_COURSE) if (folder / FIRST_LESSON).is_file()), None)
-    if course is None:
-        raise UsageError(f"no course folder with {FIRST_LESSON} in ./course or {REPO_COURSE}: give one with --course DIR")
-    if not (course / FIRST_LESSON).is_file():
-        raise UsageError(f"--course {course}: there is no {FIRST_LESSON} in it")
+    course = _lab_course(args.course)
     extra = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
     # -m jupyterlab, not -m jupyter lab: jupyter_core looks jupyter-lab up on $PATH before this Python's own
     # scripts, so the latter could start another environment's JupyterLab (and kernels).
@@ -218,7 +213,26 @@ def lab_command(args):
         print(shlex.join(command))
         return 0
     print(f"Opening JupyterLab on {course / FIRST_LESSON} (Ctrl+C twice to stop) ...", flush=True)
-    return subprocess.call(command, cwd=course)
+    return subprocess.call(command, cwd=course, env=child_env())
+
+
+def _lab_course(course):
+    """The course folder to open: --course, else ./course or a clone's course/, else ./mnist-course, handed out."""
+    if course is None:
+        clone_course = coursefiles.CLONE / "course"
+        course = next((folder for folder in (Path("course"), clone_course) if (folder / FIRST_LESSON).is_file()),
+                      Path(HANDOUT_DIR))
+    if (course / FIRST_LESSON).is_file():
+        return course
+    if course.exists() and not course.is_dir():
+        raise UsageError(f"--course {course} is a file, not a folder")
+    try:
+        coursefiles.hand_out(course)
+    except (OSError, coursefiles.CourseFilesMissing) as err:
+        raise UsageError(f"could not copy the lessons into {course}: {err}") from None
+    print(f"Copied the lessons into {course}/ (your own copy: your work stays there), "
+          f"and the autograder's tests into {course / 'autograder'}/", flush=True)
+    return course
 
 
 def train_command(args):

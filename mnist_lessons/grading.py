@@ -57,12 +57,11 @@ from pathlib import Path
 import numpy as np
 
 from mnist_lessons.checks import LESSONS
+from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
+from mnist_lessons.environment import child_env, path_with_scripts
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS_DIR = REPO_ROOT / "solutions" / "mnist"
-# Where the set-up cells and points come from: the nbgrader source, whose set-up cells are
-# the release's, and which learners never edit (they work in course/, the default submission).
-RELEASE_DIR = SOLUTIONS_DIR
+# Where the set-up cells and points come from: notebooks no learner edits (coursefiles says which).
+RELEASE_DIR = grading_release_dir()
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
 NOTEBOOK_SECONDS = 240.0  # the whole child: cells, every function and Keras' import
@@ -299,7 +298,7 @@ def _run_child_once(cells, lesson, functions, skip, limits):
         home.mkdir()
         request = {"lesson": lesson, "cells": cells, "functions": functions, "skip": skip, "out": str(out)}
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": path_with_scripts(),
             "HOME": str(home),
             "KERAS_HOME": str(home / ".keras"),
             "MPLBACKEND": "Agg",
@@ -595,14 +594,16 @@ def _first_line(err):
     return text.splitlines()[0][:300] if text else ""
 
 
-def run_self_check(submission=SOLUTIONS_DIR, lessons=None):
+def run_self_check(submission=None, lessons=None):
     """Run the learner's whole self-check, ``pytest autograder/``, on ``submission``; True when every test passed.
 
-    The benchmark times this on the complete reference submission.
+    The benchmark times this on the complete reference submission (the default).
     """
-    tests = [f"autograder/test_{lesson}.py" for lesson in lessons] if lessons else ["autograder/"]
+    folder = autograder_dir()
+    tests = [f"{folder.name}/test_{lesson}.py" for lesson in lessons] if lessons else [f"{folder.name}/"]
+    submission = submission or solutions_dir()
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "--submission", str(submission)],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=folder.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_env(),
     )
     return completed.returncode == 0

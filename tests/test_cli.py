@@ -1,4 +1,4 @@
-"""The mnist-lessons command, end to end on the bundled sample."""
+"""The mnist-lessons command, end to end on the sample (a tenth of the MNIST inside the package)."""
 
 import json
 import os
@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from mnist_lessons.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_FILES = {
     "model.keras", "metrics.json", "digits.png", "class_counts.png",
@@ -133,8 +135,8 @@ def test_data_command_on_sample(capsys):
     """Does data report the sample's source, sizes and class counts?"""
     status, out, _ = run_cli(capsys, "data", "--data", "sample")
     assert status == 0
-    assert "Source:   bundled sample" in out
-    assert "recorded when the sample was made" in out
+    assert "Source:   a tenth of each digit of the copy of MNIST inside mnist_lessons" in out
+    assert "a stratified tenth of the complete MNIST" in out
     assert "6,000 images of (28, 28) uint8, pixels 0-255" in out
     assert "1,000 images" in out
     assert "per digit: 0:" in out
@@ -189,8 +191,28 @@ def test_lab_command_opens_the_first_lesson(capsys):
     assert words[4:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
 
 
-def test_lab_command_without_a_course(capsys, tmp_path):
-    """Does `mnist-lessons lab` on a folder without the lessons exit 2 with one line naming it?"""
-    status, _, err = run_cli(capsys, "lab", "--course", str(tmp_path), "--dry-run")
+def test_lab_hands_out_the_course_once(capsys, tmp_path):
+    """Does `lab --course NEW` copy the six lessons and the autograder there, then never overwrite the learner's work?"""
+    course = tmp_path / "my-course"
+    status, out, _ = run_cli(capsys, "lab", "--course", str(course), "--dry-run")
+    assert status == 0
+    assert f"Copied the lessons into {course}/" in out
+    assert f"--ServerApp.root_dir={course.resolve()}" in out.splitlines()[-1]
+    released = sorted(path.name for path in (ROOT / "course" / "mnist").glob("*.ipynb"))
+    assert sorted(path.name for path in (course / "mnist").glob("*.ipynb")) == released and len(released) == 6
+    assert (course / "autograder" / "conftest.py").is_file()
+    assert (course / "autograder" / "test_06_evaluate.py").is_file()
+    lesson = course / "mnist" / "02_preprocess.ipynb"
+    lesson.write_text("the learner's own work")
+    status, out, _ = run_cli(capsys, "lab", "--course", str(course), "--dry-run")
+    assert status == 0 and "Copied" not in out
+    assert lesson.read_text() == "the learner's own work"
+
+
+def test_lab_refuses_a_file_as_course(capsys, tmp_path):
+    """Does `lab --course FILE` exit 2 with one line naming the file?"""
+    path = tmp_path / "notes.txt"
+    path.write_text("")
+    status, _, err = run_cli(capsys, "lab", "--course", str(path), "--dry-run")
     assert status == 2
-    assert err.strip().splitlines() == [f"mnist-lessons: error: --course {tmp_path}: there is no mnist/01_load_data.ipynb in it"]
+    assert err.strip().splitlines() == [f"mnist-lessons: error: --course {path} is a file, not a folder"]
