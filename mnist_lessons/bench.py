@@ -10,6 +10,10 @@ One run measures, on the same machine and side by side:
 - test accuracy after ``EPOCHS`` epochs for each seed;
 - the self-check and the autograder, when they exist (see ``TIMED_TOOLS``).
 
+Every result names the machine: its CPU model and vector extensions (AVX2,
+AVX-512, ...), cores, NumPy and BLAS, so that figures from different machines
+are not compared as if alike.
+
 Keras fixes its backend at import, so each backend trains in a child process
 (``python -m mnist_lessons.bench --worker ...``) that writes its figures to a
 JSON file. The parent never imports Keras.
@@ -22,6 +26,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -75,6 +80,13 @@ TINY_LESSONS = ["02_preprocess"]  # `--tiny` times the tools on one quick lesson
 TOOL_TITLES = {"self_check": "self-check, complete submission", "autograde": "autograding one submission"}
 
 WORKER_TIMEOUT = 3600  # seconds; a full run of one backend takes a few minutes
+
+# The flags of /proc/cpuinfo that name vector instruction sets, on which the
+# matmul rate depends (issue 14: 197 GFLOP/s on an AVX2 EPYC, 340 on an AVX-512
+# Xeon): SSE, AVX, AVX-512 and AMX on x86; NEON, ASIMD, SVE and SME on ARM
+# (but not x86's "smep", a memory protection).
+VECTOR_FLAG = re.compile(r"(sse\w*|ssse3|avx\w*|fma4?|f16c|xop|amx\w*|neon|asimd\w*|sve\w*|sme(?!p$)\w*|bf16|i8mm)")
+CPUINFO = Path("/proc/cpuinfo")  # Linux only
 
 
 def epoch_floor_gflop(num_images=FULL_TRAIN_IMAGES):
@@ -182,17 +194,9 @@ def run_benchmark(tiny=False, out=None, *, data=None, backends=None, progress=pr
 
 
 def describe_machine():
-    """The CPU's model name, its core count, the OS, NumPy and its BLAS: what a timing depends on."""
-    model_name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model_name = line.split(":", 1)[1].strip()  # what `lscpu` calls "Model name"
-                break
-    except OSError:  # not Linux
-        pass
+    """The CPU's model name and vector extensions, its core count, the OS, NumPy and its BLAS: what a timing depends on."""
     return {
-        "cpu": model_name,
+        **describe_cpu(),
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -200,6 +204,58 @@ def describe_machine():
         "blas": _blas_name(),
         "mnist_lessons": __version__,
     }
+
+
+def describe_cpu(cpuinfo=CPUINFO):
+    """The CPU's model name and its vector extensions, from ``cpuinfo`` on Linux, else from platform and NumPy.
+
+    Returns {"cpu": ..., "vector_extensions": [...], "vector_extensions_source": ...}.
+    Without /proc/cpuinfo the extensions are those NumPy found at run time,
+    in NumPy's names ("X86_V3", "ASIMD"); None when nothing says.
+    """
+    model_name = flags = None
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:  # not Linux
+        text = ""
+    for line in text.splitlines():  # the first processor's entries; the others repeat them
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model_name is None:  # what `lscpu` calls "Model name"
+            model_name = value.strip()
+        elif key in ("flags", "Features") and flags is None:  # "Features" on ARM
+            flags = value.split()
+    if flags is not None:
+        extensions, source = [flag for flag in flags if VECTOR_FLAG.fullmatch(flag)], str(cpuinfo)
+    else:
+        extensions, source = _numpy_simd_extensions(), "numpy"
+    return {
+        "cpu": model_name or _platform_cpu_name(),
+        "vector_extensions": extensions,
+        "vector_extensions_source": source if extensions is not None else None,
+    }
+
+
+def _platform_cpu_name():
+    """The CPU's name where there is no /proc/cpuinfo: macOS's brand string, else what platform says."""
+    if platform.system() == "Darwin":
+        try:
+            name = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
+                                  capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            name = ""
+        if name:
+            return name  # "Apple M2", where platform.processor() says only "arm"
+    return platform.processor() or platform.machine()
+
+
+def _numpy_simd_extensions():
+    """The SIMD extensions NumPy was built for and found on this CPU, or None when NumPy does not say."""
+    try:
+        simd = np.show_config(mode="dicts")["SIMD Extensions"]
+        return list(simd["baseline"]) + list(simd["found"])
+    except Exception:  # older NumPy, or another layout
+        return None
 
 
 def _blas_name():
@@ -243,7 +299,9 @@ def format_table(results):
     width = max(len(name) for name, _ in rows)
     machine = results["machine"]
     header = f"mnist-lessons bench on {machine['cpu']}, {machine['cores']} cores ({results['created']})"
-    return "\n".join([header, ""] + [f"{name:<{width}}  {value}" for name, value in rows])
+    extensions = machine.get("vector_extensions")  # absent from results written before issue 14
+    vectors = "Vector extensions: " + (", ".join(extensions) if extensions else "unknown")
+    return "\n".join([header, vectors, ""] + [f"{name:<{width}}  {value}" for name, value in rows])
 
 
 def _tool_figure(result):

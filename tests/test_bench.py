@@ -1,4 +1,4 @@
-"""The benchmark (issue 6), run end to end in its tiny mode so that it cannot rot."""
+"""The benchmark (issues 6 and 14), run end to end in its tiny mode so that it cannot rot."""
 
 import argparse
 import json
@@ -70,33 +70,85 @@ def test_tiny_backends(tiny_run):
         assert 0.75 < defaults["test_accuracy"] <= 1
 
 
-def test_tiny_tools_are_timed_or_reported_missing(tiny_run):
-    """Are the self-check and the autograder either timed or, while they do not exist, null with a note?"""
+def test_tiny_tools_are_timed(tiny_run):
+    """Are the self-check and the autograder found, timed on the tiny lesson, and passed by the reference submission?"""
     results, _, _ = tiny_run
-    for tool in bench.TIMED_TOOLS:
+    for tool, (module_name, function_name) in bench.TIMED_TOOLS.items():
         result = results[tool]
-        if result["seconds"] is None:
-            assert result["note"].startswith("not available yet")
-        else:
-            assert result["seconds"] > 0 and result["passed"] is True
+        assert "error" not in result, f"{tool}: {result}"
+        assert result["passed"] is True and result["seconds"] > 0, f"{tool}: {result}"
+        assert result["note"] == f"{module_name}.{function_name} (lessons {', '.join(bench.TINY_LESSONS)})"
 
 
 def test_tiny_json_and_table(tiny_run):
-    """Is the JSON file the returned dict, and does the table show the rate, each backend and each tool?"""
+    """Is the JSON file the returned dict, and does the table show the CPU and its vector extensions, the rate, each backend and each tool?"""
     results, out, lines = tiny_run
     assert json.loads(out.read_text()) == json.loads(json.dumps(results))
     assert results["tiny"] is True and results["machine"]["cores"] >= 1
+    assert results["machine"]["vector_extensions"] == bench.describe_cpu()["vector_extensions"]
     table = bench.format_table(results)
     assert f"{results['matmul']['gflops']:.1f} GFLOP/s" in table
     for name, result in results["backends"].items():
         assert f"{result['seconds_per_epoch']:.3f} s, {result['ratio_to_floor']:.2f}x the floor" in table
+    header, vectors = table.splitlines()[:2]
+    assert header.startswith(f"mnist-lessons bench on {results['machine']['cpu']}, ")
+    assert vectors == "Vector extensions: " + (", ".join(results["machine"]["vector_extensions"] or []) or "unknown")
     for tool, title in bench.TOOL_TITLES.items():
         row = next(line for line in table.splitlines() if line.startswith(title.capitalize()))
-        assert ("not available yet" in row) == (results[tool]["seconds"] is None)
+        assert row.endswith(f"  {results[tool]['seconds']:.1f} s")
     # One progress line per phase: the matmul, each backend, each tool.
     assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
         1 + len(results["backends"]) + len(bench.TIMED_TOOLS)
     )
+
+
+# /proc/cpuinfo's lines for one processor, cut short: an AVX-512 Xeon (issue 14's machine) and an ARM server.
+XEON_CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz
+flags\t\t: fpu vme sse sse2 ht syscall nx pdpe1gb lm ssse3 fma cx16 sse4_1 sse4_2 avx f16c rdrand \
+bmi1 avx2 smep bmi2 avx512f avx512dq avx512cd avx512bw avx512vl avx512_bf16 avx512_vnni avx512_fp16 \
+amx_bf16 amx_tile amx_int8 avx_vnni
+
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz
+flags\t\t: fpu sse
+"""
+ARM_CPUINFO = """processor\t: 0
+BogoMIPS\t: 2000.00
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm sve sve2 bf16 i8mm
+CPU implementer\t: 0x41
+"""
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, cpu, extensions",
+    [
+        (XEON_CPUINFO, "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz",
+         ["sse", "sse2", "ssse3", "fma", "sse4_1", "sse4_2", "avx", "f16c", "avx2", "avx512f", "avx512dq",
+          "avx512cd", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni", "avx512_fp16", "amx_bf16",
+          "amx_tile", "amx_int8", "avx_vnni"]),
+        (ARM_CPUINFO, None, ["asimd", "asimdhp", "asimdrdm", "sve", "sve2", "bf16", "i8mm"]),
+    ],
+)
+def test_describe_cpu_from_cpuinfo(tmp_path, cpuinfo, cpu, extensions):
+    """Does describe_cpu read the first processor's model name and keep exactly its vector flags (not smep, bmi2 or aes)?"""
+    path = tmp_path / "cpuinfo"
+    path.write_text(cpuinfo)
+    described = bench.describe_cpu(path)
+    assert described["vector_extensions"] == extensions
+    assert described["vector_extensions_source"] == str(path)
+    # ARM's cpuinfo names no model: then it is what platform says.
+    assert described["cpu"] == (cpu or bench._platform_cpu_name()) and described["cpu"]
+
+
+def test_describe_cpu_without_cpuinfo(tmp_path):
+    """Where there is no /proc/cpuinfo, are the extensions NumPy's, said to be NumPy's, and the CPU named by platform?"""
+    described = bench.describe_cpu(tmp_path / "absent")
+    simd = bench.np.show_config(mode="dicts")["SIMD Extensions"]
+    assert described["vector_extensions"] == simd["baseline"] + simd["found"]
+    assert described["vector_extensions_source"] == "numpy"
+    assert described["cpu"] == bench._platform_cpu_name() and described["cpu"]
 
 
 def test_tool_hook_times_a_present_tool(tmp_path, monkeypatch):
