@@ -46,23 +46,31 @@ c.ClearSolutions.code_stub = {
     "python": '# YOUR CODE HERE\nraise NotImplementedError("Exercise not done yet: replace this line with your code")',
 }
 
-# Seconds each cell may run when nbgrader executes a notebook (autograde,
-# validate). Under NBGRADER_EXECUTION, which nbgrader sets, the lessons train
-# on short, seed-fixed runs: the slowest cell takes about 10 s on 2 cores, and
-# a whole submission of six lessons about 45 s. 120 s leaves room for a slow
-# machine and stops a runaway cell (a learner's endless loop) within minutes.
+# Seconds each cell may run when nbgrader executes a notebook itself (validate;
+# autograde runs the notebook in the course's grading engine, with its own
+# limits). Under NBGRADER_EXECUTION, which nbgrader sets, the lessons train on
+# short, seed-fixed runs: the slowest cell takes about 10 s on 2 cores. 120 s
+# leaves room for a slow machine and stops a runaway cell within minutes.
 c.Execute.timeout = 120
 
-# Fitting nbgrader to these lessons (mnist_lessons/nbgrader_plugins.py says why):
-# log lines on stderr never zero a graded cell, and feedback shows no hidden tests.
+# The course's grading engine inside nbgrader's own pipelines (mnist_lessons/grading/preprocessors.py says
+# why): RepairCells takes the place of DeduplicateIds and OverwriteCells, so a notebook is repaired by the
+# same rule as in `pytest autograder/`; GradeInSandbox takes the place of Execute, so no learner code runs
+# in nbgrader's kernel, and each check cell's output is written from the engine's verdict. The other steps
+# are nbgrader's own, in its own order. Feedback shows no hidden tests.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402 -- nbgrader's own steps, in its own order
-    AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteKernelspec, SaveAutoGrades,
 )
-from mnist_lessons.nbgrader_plugins import KeepStderrFromZeroing, StripHiddenTests  # noqa: E402
+from mnist_lessons.grading.preprocessors import (  # noqa: E402
+    GradeInSandbox, ReadAsData, RepairCells, StripHiddenTests,
+)
 
+c.Autograde.exporter_class = ReadAsData  # a notebook nbgrader cannot read costs its lesson, not the student
+c.Autograde.sanitize_preprocessors = [RepairCells, ClearOutput, OverwriteKernelspec, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
-    Execute, KeepStderrFromZeroing, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    GradeInSandbox, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,
 ]
 c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]

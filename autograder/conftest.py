@@ -6,7 +6,7 @@
     pytest autograder/ --grades-json grades.json     # the same results as data, for instructors
 
 The notebooks are read as data and run in a sandboxed child process
-(mnist_lessons/grading.py says how and why); this process never imports the
+(mnist_lessons/grading/engine.py says how and why); this process never imports the
 submission's code, so nothing in the submission's folder (a conftest.py, a
 pytest.ini) takes part in the run. The lessons selected run side by side,
 once per session; each test then reports its function's verdict.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lessons import grading
-from mnist_lessons.checks import LESSONS
+from mnist_lessons.grading import engine
+from mnist_lessons.grading.registry import LESSONS
 
 HERE = Path(__file__).resolve().parents[1]  # a clone of the repository, or a learner's copy of the course
 # The lessons beside these tests: course/mnist/ in a clone, mnist/ in the copy `mnist-lessons lab` hands out.
@@ -46,6 +46,13 @@ _LESSONS = pytest.StashKey()
 _GRADE = pytest.StashKey()
 
 
+def pytest_generate_tests(metafunc):
+    """One test per graded function of the module's lesson, named for it (the registry lists them)."""
+    if "exercise" in metafunc.fixturenames:
+        lesson = metafunc.module.LESSON
+        metafunc.parametrize("exercise", LESSONS[lesson], ids=list(LESSONS[lesson]))
+
+
 def pytest_collection_modifyitems(config, items):
     """Note which lessons the selected tests need, so that they are graded together."""
     config.stash[_LESSONS] = sorted({item.module.LESSON for item in items if hasattr(item.module, "LESSON")})
@@ -54,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def submission_grade(request):
     config = request.config
-    grade = grading.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
+    grade = engine.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
     config.stash[_GRADE] = grade
     return grade
 

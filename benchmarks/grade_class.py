@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mnist_lessons import classgrading
-from mnist_lessons.checks import LESSONS
+from mnist_lessons.grading import classgrading
+from mnist_lessons.grading.registry import LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -73,11 +73,14 @@ TINY = {  # `--tiny`: the whole benchmark in seconds, so that a test can run it
 # Until the module (or the function) exists, the table says "not available yet"
 # and the JSON holds null.
 TIMED_TOOLS = {
-    "self_check": ("mnist_lessons.grading", "run_self_check"),  # pytest autograder/
-    "autograde": ("mnist_lessons.classgrading", "autograde_reference_submission"),  # nbgrader autograde
+    "self_check": ("mnist_lessons.grading.engine", "run_self_check"),  # pytest autograder/
+    "autograde": ("mnist_lessons.grading.classgrading", "autograde_reference_submission"),  # nbgrader autograde
+    # the same through nbgrader's stock Execute step, side by side (issue 17)
+    "autograde_stock": ("mnist_lessons.grading.classgrading", "autograde_reference_submission_stock"),
 }
 TINY_LESSONS = ["02_preprocess"]  # `--tiny` times the tools on one quick lesson
-TOOL_TITLES = {"self_check": "self-check, complete submission", "autograde": "autograding one submission"}
+TOOL_TITLES = {"self_check": "self-check, complete submission", "autograde": "autograding one submission",
+               "autograde_stock": "the same, nbgrader's stock Execute"}
 
 WORKER_TIMEOUT = 3600  # seconds; a full run of one backend takes a few minutes
 
@@ -119,7 +122,7 @@ def run_benchmark(tiny=False, out=None, *, data=None, backends=None, progress=pr
 
     ``tiny`` trains on 2,000 images for 2 epochs with one seed and times a
     small product: seconds instead of minutes, for tests. ``data`` is what
-    ``load_mnist`` takes (None: MNIST_LESSONS_DATA, else Keras, else the
+    ``load_mnist`` takes (None: MNIST_LESSONS_DATA, else the MNIST inside the package; or "sample"
     sample); ``backends`` defaults to every installed one.
     """
     settings = dict(TINY) if tiny else {

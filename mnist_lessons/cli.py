@@ -179,7 +179,7 @@ def _checksum_verdict(data):
 
 
 def autograde_class_command(args):
-    from mnist_lessons import classgrading
+    from mnist_lessons.grading import classgrading
 
     course = args.course_dir
     if not (course / "nbgrader_config.py").is_file():

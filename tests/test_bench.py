@@ -20,13 +20,6 @@ def tiny_run(tmp_path_factory):
     return results, out, lines
 
 
-def test_floor_arithmetic():
-    """Is one full epoch's floor 3 x 2 x 406,528 multiply-adds x 60,000 images, as issue 6 counts it?"""
-    assert bench.MACS_PER_IMAGE == 784 * 512 + 512 * 10 == 406_528
-    assert bench.epoch_floor_gflop() == 3 * 2 * 406_528 * 60_000 / 1e9 == pytest.approx(146.35008, abs=1e-9)
-    assert bench.epoch_floor_gflop(TINY_IMAGES) == pytest.approx(146.35008 * TINY_IMAGES / 60_000)
-
-
 def test_macs_match_the_model():
     """Does the floor count one multiply-add per weight of the real model (its parameters less the biases)?"""
     from mnist_lessons.model import HIDDEN_UNITS, NUM_PARAMETERS

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lessons import classgrading, environment
+from mnist_lessons import environment
+from mnist_lessons.grading import classgrading
 
 ROOT = Path(__file__).resolve().parents[1]
 BARE_PATH = "/usr/bin:/bin"  # a machine where nothing was installed globally and no virtualenv is activated

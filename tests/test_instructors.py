@@ -1,4 +1,4 @@
-"""Instructors' grading with the real nbgrader command line, and `mnist-lessons autograde-class` (classgrading.py).
+"""Instructors' grading with the real nbgrader command line, and `mnist-lessons autograde-class` (grading/classgrading.py).
 
 The course directories here hold lessons 01 and 02 only: the same assignment,
 config and checks as the full course, but each student grades in seconds
@@ -13,11 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from mnist_lessons import classgrading
-from mnist_lessons.classgrading import ASSIGNMENT, nbgrader
+from mnist_lessons.grading import classgrading
+from mnist_lessons.grading.classgrading import ASSIGNMENT, nbgrader
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"
@@ -55,17 +54,8 @@ def edit_locked(notebook, _path):
     cell["source"] = "print('all good')\n"  # trying to skip the check
 
 
-def delete_check(notebook, _path):
-    notebook["cells"] = [cell for cell in notebook["cells"] if grade_id(cell) != "check_preprocess_images"]
-
-
 def duplicate_check(notebook, _path):
     notebook["cells"].append(next(cell for cell in notebook["cells"] if grade_id(cell) == "check_one_hot_labels"))
-
-
-def invalid_json(_notebook, path):
-    path.write_text('{"cells": [')
-    return False
 
 
 def missing(_notebook, path):
@@ -74,16 +64,14 @@ def missing(_notebook, path):
 
 
 CLEAN = {"complete": (SOLUTIONS, None), "untouched": (RELEASE, None), "mixed": (SOLUTIONS, wrong_one_hot)}
-BROKEN = {"edited": edit_locked, "deleted": delete_check, "duplicated": duplicate_check,
-          "invalid": invalid_json, "missing": missing}
+# Deleted cells and unreadable notebooks are in the corpus every door grades (test_doors.py).
+BROKEN = {"edited": edit_locked, "duplicated": duplicate_check, "missing": missing}
 EXPECTED = {  # points per lesson each student must get
     "complete": FULL,
     "untouched": {"01_load_data": 0.0, "02_preprocess": 0.0},
     "mixed": {"01_load_data": 4.0, "02_preprocess": 2.0},  # preprocess_images right, one_hot_labels wrong
     "edited": FULL,  # the locked check cell is restored from the source, and the answer is right
-    "deleted": FULL,  # the deleted check cell is put back and passes
     "duplicated": FULL,  # graded once
-    "invalid": {"01_load_data": 4.0, "02_preprocess": 0.0},
     "missing": {"01_load_data": 4.0, "02_preprocess": 0.0},
 }
 
@@ -153,7 +141,7 @@ def test_feedback_shows_plots_and_hides_hidden_tests(plain_course):
     assert "Called one_hot_labels(" in lesson_02  # the failure the student needs to see
 
 
-def test_autograde_class_matches_nbgrader_and_repairs_broken_work(class_course, plain_course):
+def test_autograde_class_matches_nbgrader_and_repairs_broken_work(class_course, plain_course, variants):
     """Does autograde-class give the clean students nbgrader's own scores, and each broken one its expected score with a note?"""
     course, completed = class_course
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
@@ -164,20 +152,22 @@ def test_autograde_class_matches_nbgrader_and_repairs_broken_work(class_course, 
         assert classgrading.is_graded(course, student)
     out = completed.stdout
     assert f"Graded {len(EXPECTED)} students" in out
-    assert "note for deleted: 02_preprocess.ipynb: the cell 'check_preprocess_images' had been deleted" in out
-    assert "note for duplicated: 02_preprocess.ipynb: the cell 'check_one_hot_labels' appeared more than once" in out
-    assert "note for invalid: 02_preprocess.ipynb is not a readable notebook" in out
+    assert ("note for duplicated: 02_preprocess.ipynb: The locked cell 'check_one_hot_labels' appeared more than "
+            "once; only its first copy was kept.") in out
+    assert ("note for edited: 02_preprocess.ipynb: The locked cell 'check_one_hot_labels' had been edited; it was "
+            "graded as released.") in out
     assert "note for missing: 02_preprocess.ipynb was missing" in out
     # The submitted files themselves are never changed.
-    assert (course / "submitted" / "invalid" / ASSIGNMENT / "02_preprocess.ipynb").read_text() == '{"cells": ['
+    assert json.loads((course / "submitted" / "edited" / ASSIGNMENT / "02_preprocess.ipynb").read_text()) == \
+        json.loads((variants["edited"] / "02_preprocess.ipynb").read_text())
 
 
 def test_class_summary(class_course):
     """Does the summary give the score distribution and the exercises most students missed?"""
     course, completed = class_course
     summary = classgrading.class_summary(course)
-    assert summary.splitlines()[0].startswith("8 students graded on mnist: mean 5.8 of 8, median 7, lowest 0, highest 8")
-    assert "one_hot_labels (02_preprocess): 4 of 8 students" in summary  # untouched, mixed, invalid, missing
+    assert summary.splitlines()[0].startswith("6 students graded on mnist: mean 5.7 of 8, median 7, lowest 0, highest 8")
+    assert "one_hot_labels (02_preprocess): 3 of 6 students" in summary  # untouched, mixed, missing
     assert summary in completed.stdout
 
 
@@ -241,24 +231,6 @@ def test_dask_local_cluster(tmp_path, variants, full_mnist_path):
     assert sorted(report["graded"]) == sorted(students)
     for student in students:
         assert scores(course, student) == EXPECTED[student]
-
-
-def test_stderr_never_zeroes_a_graded_cell():
-    """After KeepStderrFromZeroing, does a passing check cell with stderr output (a TensorFlow log line) keep its points?"""
-    from nbgrader.utils import determine_grade
-
-    from mnist_lessons.nbgrader_plugins import KeepStderrFromZeroing
-
-    cell = nbformat.v4.new_code_cell("checks.check_preprocess_images(preprocess_images)", metadata={
-        "nbgrader": {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "check_x"}})
-    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="W tensorflow: a warning\n"),
-                    nbformat.v4.new_output("stream", name="stdout", text="✓ preprocess_images: all checks passed\n")]
-    assert determine_grade(cell) == (0, 2.0)  # what nbgrader does by itself
-    cell, _ = KeepStderrFromZeroing().preprocess_cell(cell, {}, 0)
-    assert determine_grade(cell) == (2.0, 2.0)
-    error = nbformat.v4.new_output("error", ename="AssertionError", evalue="Called ...", traceback=[])
-    cell.outputs.append(error)
-    assert determine_grade(cell) == (0, 2.0)  # an error still scores zero
 
 
 def test_autograde_class_usage_errors(tmp_path, capsys):

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from mnist_lessons.checks import HIDDEN_PASSED, LESSONS, PASSED
+from mnist_lessons.checks import HIDDEN_PASSED, PASSED
+from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"
@@ -77,6 +78,9 @@ def test_lesson_structure(lesson):
     tests = [nbgrader_meta(cell)["grade_id"] for cell in notebook.cells if nbgrader_meta(cell).get("grade")]
     assert solutions == list(LESSONS[lesson])
     assert tests == [f"check_{name}" for name in LESSONS[lesson]]
+    points = {nbgrader_meta(cell)["grade_id"]: nbgrader_meta(cell)["points"] for cell in notebook.cells
+              if nbgrader_meta(cell).get("grade")}
+    assert points == {BY_NAME[name].check_id: BY_NAME[name].points for name in LESSONS[lesson]}, "the registry's points"
     for index, cell in enumerate(notebook.cells):
         meta = nbgrader_meta(cell)
         assert meta.get("grade_id"), f"cell {index} has no nbgrader grade_id"

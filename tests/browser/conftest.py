@@ -70,7 +70,7 @@ def playwright_browser():
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
     """A running JupyterLab on the course directory described above: (base URL, token, root folder)."""
-    from mnist_lessons.classgrading import make_course
+    from mnist_lessons.grading.classgrading import make_course
 
     root = make_course(tmp_path_factory.mktemp("lab-course"))
     (root / "work").mkdir()

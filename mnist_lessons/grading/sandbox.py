@@ -1,20 +1,25 @@
 """The child process of the autograder: runs a learner's notebook code and records what each graded function returns.
 
-Started by ``mnist_lessons.grading`` as ``python -I -m mnist_lessons.sandbox``
+Started by the engine (``engine.py``) as ``python -I -m mnist_lessons.grading.sandbox``
 in an empty temporary folder, with a JSON request on stdin::
 
     {"lesson": "02_preprocess", "cells": [{"id": ..., "source": ...}, ...],
      "functions": ["preprocess_images", ...], "skip": ["one_hot_labels"], "out": "<folder>"}
 
-It runs the cells in order, then, for each graded function, runs the
-lesson's own check (``checks.check_<name>``, visible then hidden) with the
+It runs the cells in order in IPython's own shell, the one inside every
+Jupyter kernel (magics, ``display`` and inline plots work as in JupyterLab),
+keeping each cell's outputs when asked (``"keep_outputs": true``, for nbgrader's
+autograded notebooks) in ``out/outputs.jsonl``. Then, for each graded function,
+it runs the lesson's own check, from a private copy of ``mnist_lessons.checks``
+loaded before any learner code (so rebinding the public one changes nothing,
+and is reported as a "tamper" event) (``checks.check_<name>``, visible then hidden) with the
 learner's function wrapped in a recorder. The recorder writes every call's
 result to ``out`` as data only: JSON, and arrays as ``.npy`` files that the
 grader reads with ``allow_pickle=False``; a Keras model goes as its JSON
 config and weights, a History as its numbers. The verdict is not decided
 here: this process runs untrusted code, so whatever it concludes could be
 forged. The grader replays the same checks in its own process against these
-recorded results (``grading.py``).
+recorded results (``engine.py``).
 
 Progress goes to ``out/progress.jsonl`` one line at a time ("cell",
 "call" and "done" events, each flushed), so that when this process hangs or
@@ -23,12 +28,12 @@ dies the grader knows in which cell or function.
 
 import builtins
 import contextlib
+import io
 import json
 import os
 import resource
 import sys
 import time
-import warnings
 
 MAX_FILE_BYTES = 64 * 1024**2  # the largest file this process may write (a model's weights are 1.6 MB)
 
@@ -47,6 +52,12 @@ def _limit_self():
 _limit_self()
 
 import numpy as np  # noqa: E402 -- after the limits, which must come first
+from IPython.core.displayhook import DisplayHook  # noqa: E402
+from IPython.core.displaypub import DisplayPublisher  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from traitlets import Type  # noqa: E402
+
+from mnist_lessons.grading.registry import EXERCISES  # noqa: E402
 
 # Bound before any learner code runs, which may monkeypatch the modules these come from.
 _open = builtins.open
@@ -55,6 +66,7 @@ _save_array = np.lib.format.write_array
 _asarray = np.asarray
 _ndarray = np.ndarray
 _generic = np.generic
+_dtype = np.dtype
 _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
@@ -63,26 +75,10 @@ _output = sys.__stdout__  # the grader's size-capped log file: a learner's print
 PLAIN_TYPES = (bool, int, float, str, type(None))  # JSON's own values, exactly these types
 MAX_ITEMS = 100_000  # a result with more nested items than this is not a plausible answer
 
-# The package's own answers to each exercise. While a learner's function runs,
-# these raise AnswerKeyUsed, so that handing back (or calling) the answer key
-# earns nothing. "module:name" as in mnist_lessons.
-ANSWER_KEY = {
-    "load_data": ["data:load_mnist", "data:load_mnist_data"],
-    "describe_dataset": ["data:describe_dataset"],
-    "preprocess_images": ["preprocess:preprocess_images"],
-    "one_hot_labels": ["preprocess:one_hot_labels"],
-    "build_model": ["model:build_model"],
-    "compile_model": ["training:compile_model"],
-    "train_model": ["training:train_model"],
-    "evaluate_model": ["evaluate:evaluate_model"],
-    "predict_labels": ["evaluate:predict_labels"],
-    "compare_labels": ["evaluate:compare_labels"],
-    "confusion_matrix": ["evaluate:confusion_matrix"],
-}
-
-
-class AnswerKeyUsed(Exception):
-    """Raised by the package's answer to an exercise when the learner's version of it calls it."""
+# The package's own answers to each exercise ("module:name" in mnist_lessons, from the registry). While a
+# learner's function runs, these refuse to run (_answer_key_locked), so that handing back (or calling) the
+# answer key earns nothing.
+ANSWER_KEY = {exercise.name: exercise.answer_key for exercise in EXERCISES}
 
 
 class Unsupported(Exception):
@@ -94,25 +90,40 @@ def main():
     sys.stdin.close()
     out = request["out"]
     progress = _open(os.path.join(out, "progress.jsonl"), "a", encoding="utf-8")
+    outputs = _open(os.path.join(out, "outputs.jsonl"), "a", encoding="utf-8") if request.get("keep_outputs") else None
 
     def event(**fields):
         progress.write(_json_dumps(fields) + "\n")
         progress.flush()
 
-    quiet = _quiet_keras()
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "get_ipython": _NoIPython}
+    checks = _pristine_checks()  # the checks as the course wrote them, out of the learner's reach
+    quiet = checks._quiet
+    # Here the checks only hand the learner's function its inputs; the grader's replay decides. So no
+    # reference run to compare with, and the briefly trained network is the grader's own (trained once).
+    checks._reference_accuracy = lambda epochs, batch_size: 0.0
+    if request.get("trained_weights"):
+        with np.load(request["trained_weights"], allow_pickle=False) as saved:
+            weights = tuple(saved[f"w{index}"] for index in range(len(saved.files)))
+        checks._trained_weights = lambda: weights
+    public = _public_functions()
+    shell = Shell.instance(config=_shell_config())
     for cell in request["cells"]:
         event(kind="cell", id=cell["id"], phase="start")
-        error = _run_cell(cell, namespace)
+        error = shell.run(cell["source"])
+        if outputs is not None:
+            outputs.write(_json_dumps({"id": cell["id"], "execution_count": shell.execution_count - 1,
+                                       "outputs": shell.outputs}, default=str) + "\n")
+            outputs.flush()
         event(kind="cell", id=cell["id"], phase="end", error=error)
-
-    from mnist_lessons import checks
+    for note in _tampering(public):
+        event(kind="tamper", message=note)
+    sys.stdout, sys.stderr = _output, _output  # from here on, what anything prints goes to the capped log
 
     for name in request["functions"]:
         if name in request.get("skip", ()):
             continue
         event(kind="call", name=name, phase="start")
-        recorder = Recorder(name, namespace.get(name), out)
+        recorder = Recorder(name, shell.user_ns.get(name), out)
         for hidden in (False, True):
             recorder.hidden = hidden
             with quiet():
@@ -127,22 +138,158 @@ def main():
     os._exit(0)  # leave no chance to learner code registered with atexit
 
 
-def _run_cell(cell, namespace):
-    """Run one cell's code in the shared namespace; return None, or a short description of its error."""
-    source = cell["source"]
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
+# ---------------------------------------------------------------- running cells as Jupyter does
 
-        source = TransformerManager().transform_cell(source)  # "%matplotlib inline" and the like
-    except Exception:  # noqa: BLE001 -- no IPython, or a cell it cannot parse: run as written
+
+MAX_CELL_OUTPUT_CHARS = 2 * 1024**2  # what one cell may show; a plot is about 50 kB
+
+
+class _Stream(io.TextIOBase):
+    """sys.stdout or sys.stderr while a cell runs: text becomes the cell's stream outputs, as in a kernel."""
+
+    def __init__(self, shell, name):
+        self.shell, self.name = shell, name
+
+    def write(self, text):
+        self.shell.add_output({"output_type": "stream", "name": self.name, "text": str(text)})
+        return len(text)
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+
+class _DisplayPublisher(DisplayPublisher):
+    """display(...), and the inline backend's figures, become display_data outputs."""
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+        self.shell.add_output({"output_type": "display_data", "data": data, "metadata": metadata or {}})
+
+    def clear_output(self, wait=False):
+        self.shell.outputs.clear()
+
+
+class _DisplayHook(DisplayHook):
+    """A cell's last expression becomes an execute_result output, not a printed "Out[n]:"."""
+
+    def start_displayhook(self):
         pass
-    try:
-        code = compile(source, f"<cell {cell['id']}>", "exec")
-        with _quiet_output():
-            exec(code, namespace)  # noqa: S102 -- the learner's code, in this throw-away process
-    except BaseException as err:  # noqa: BLE001 -- SystemExit, KeyboardInterrupt included
-        return f"{_type(err).__name__}: {_first_line(err)}"
-    return None
+
+    def write_output_prompt(self):
+        pass
+
+    def write_format_data(self, format_dict, md_dict=None):
+        self.shell.add_output({"output_type": "execute_result", "execution_count": self.prompt_count,
+                               "data": format_dict, "metadata": md_dict or {}})
+
+    def finish_displayhook(self):
+        pass
+
+
+class Shell(InteractiveShell):
+    """IPython's own shell, the one inside every Jupyter kernel, with its outputs kept the way a notebook keeps them.
+
+    Magics (``%matplotlib inline``, ``%%time``, ``%%capture``), ``display`` and
+    the inline backend behave as in JupyterLab, so whatever runs there runs here.
+    """
+
+    displayhook_class = Type(_DisplayHook)
+    display_pub_class = Type(_DisplayPublisher)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.outputs = []
+        self._shown = 0
+
+    def add_output(self, output):
+        size = len(output.get("text", "")) + sum(len(str(value)) for value in output.get("data", {}).values())
+        if self._shown + size > MAX_CELL_OUTPUT_CHARS:
+            if self._shown <= MAX_CELL_OUTPUT_CHARS:
+                self.outputs.append({"output_type": "stream", "name": "stderr",
+                                     "text": "\n[the grader kept no more of this cell's output]\n"})
+                self._shown = MAX_CELL_OUTPUT_CHARS + 1
+            return
+        self._shown += size
+        last = self.outputs[-1] if self.outputs else None
+        if output["output_type"] == "stream" and last and last["output_type"] == "stream" and last["name"] == output["name"]:
+            last["text"] += output["text"]
+        else:
+            self.outputs.append(output)
+
+    def enable_gui(self, gui=None):
+        pass  # no event loop to join: %matplotlib inline draws into the outputs, as in a kernel
+
+    def _showtraceback(self, etype, evalue, stb):
+        self.add_output({"output_type": "error", "ename": getattr(etype, "__name__", str(etype)),
+                         "evalue": str(evalue), "traceback": list(stb)})
+
+    def run(self, source):
+        """Run one cell; return None, or a short description of its error."""
+        self.outputs, self._shown = [], 0
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Stream(self, "stdout"), _Stream(self, "stderr")
+        try:
+            result = self.run_cell(source, store_history=True)
+        except BaseException as err:  # noqa: BLE001 -- what IPython itself lets through
+            return f"{_type(err).__name__}: {_first_line(err)}"
+        finally:
+            sys.stdout, sys.stderr = saved
+        error = result.error_before_exec or result.error_in_exec
+        return None if error is None else f"{_type(error).__name__}: {_first_line(error)}"
+
+
+def _shell_config():
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no sqlite file of the learner's cells
+    config.InteractiveShell.colors = "nocolor"  # tracebacks read as plain text in feedback and logs
+    return config
+
+
+# ---------------------------------------------------------------- the checks, and tampering with them
+
+
+def _pristine_checks():
+    """A private copy of mnist_lessons.checks, loaded before any learner code: rebinding the public one changes nothing here."""
+    import importlib.util
+
+    from mnist_lessons import checks as public
+
+    spec = importlib.util.spec_from_file_location("mnist_lessons._grading_checks", public.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TAMPER_MODULES = ("mnist_lessons.checks", "mnist_lessons.grading.registry")  # what a learner might rebind to win
+
+
+def _public_functions():
+    """What the course's grading modules hold, before the learner's code runs."""
+    import importlib
+
+    return {name: (module, dict(vars(module))) for name in TAMPER_MODULES
+            for module in [importlib.import_module(name)]}
+
+
+def _tampering(snapshot):
+    """Notes on every name the learner's code rebound in the course's grading modules."""
+    notes = []
+    for module_name, (module, before) in snapshot.items():
+        after = vars(module)
+        changed = sorted(name for name, value in before.items() if after.get(name, value) is not value)
+        added = sorted(name for name in after if name not in before and not name.startswith("__"))
+        if changed or added:
+            notes.append(f"The notebook's code changed {module_name} ({', '.join((changed + added)[:5])}); "
+                         "the grader ignored the change.")
+    return notes
 
 
 class Recorder:
@@ -166,7 +313,7 @@ class Recorder:
             raise RuntimeError(f"{self.name} is not defined as a function")
         if self.identity:
             record["answer_key"] = self.identity
-            raise AnswerKeyUsed(self.identity)
+            raise PermissionError(ANSWER_KEY_REFUSED)
         before = [_snapshot(arg) for arg in args]
         started = _perf_counter()
         try:
@@ -175,7 +322,7 @@ class Recorder:
                 result = self.function(*args, **kwargs)
         except BaseException as err:  # noqa: BLE001 -- recorded, then raised again for the check
             record["raised"] = {"type": _type(err).__name__, "message": _first_line(err),
-                                "answer_key": _isinstance(err, AnswerKeyUsed)}
+                                "answer_key": _isinstance(err, PermissionError) and str(err) == ANSWER_KEY_REFUSED}
             if _isinstance(err, NotImplementedError):
                 raise
             raise RuntimeError(record["raised"]["message"]) from None
@@ -207,8 +354,12 @@ class Recorder:
             if kind is float and value != value:
                 return {"t": "nan"}
             return {"t": "py", "v": value}
+        if _isinstance(value, _generic) and value.dtype.kind in "biuf":
+            return {"t": "scalar", "d": value.dtype.str, "v": value.item()}  # np.int64(3) comes back as np.int64(3)
         if kind is _ndarray or _isinstance(value, (_ndarray, _generic)):
             return self._array(value)
+        if _isinstance(value, _dtype):
+            return {"t": "dtype", "v": value.str if value.fields is None and not value.hasobject else str(value)}
         if kind in (list, tuple):
             return {"t": kind.__name__, "v": [self._encode(item, (), depth + 1, budget) for item in value]}
         if kind is dict:
@@ -290,73 +441,40 @@ def _answer_key_identity(name, function):
     return None
 
 
+ANSWER_KEY_REFUSED = "the course's own answer to this exercise was called"
+
+
+def _refuse(*args, **kwargs):
+    raise PermissionError("the course's own answer to this exercise was called")  # builtins only: any globals
+
+
 @contextlib.contextmanager
 def _answer_key_locked(name):
-    """While the learner's function runs, the package's answer to the same exercise refuses to run."""
+    """While the learner's function runs, the package's answer to the same exercise refuses to run.
+
+    The answer's code is swapped, not the name it is found by, so a copy of the name bound
+    earlier (``_ref = ml.preprocess_images``) refuses too.
+    """
     import importlib
 
-    import mnist_lessons
-
-    saved, added = [], []
+    swapped = []
     for entry in ANSWER_KEY.get(name, ()):
         module_name, attribute = entry.split(":")
-        module = importlib.import_module(f"mnist_lessons.{module_name}")
-
-        def locked(*args, _attribute=attribute, **kwargs):
-            raise AnswerKeyUsed(f"mnist_lessons.{_attribute}")
-
-        for owner in (module, mnist_lessons):
-            if attribute in vars(owner):
-                saved.append((owner, attribute, vars(owner)[attribute]))
-            else:
-                added.append((owner, attribute))  # mnist_lessons loads its names lazily
-            setattr(owner, attribute, locked)
+        function = getattr(importlib.import_module(f"mnist_lessons.{module_name}"), attribute)
+        if getattr(function, "__code__", None) is not None and not function.__code__.co_freevars:
+            swapped.append((function, function.__code__))
+            function.__code__ = _refuse.__code__
     try:
         yield
     finally:
-        for owner, attribute in added:
-            with contextlib.suppress(AttributeError):
-                delattr(owner, attribute)
-        for owner, attribute, value in reversed(saved):
-            setattr(owner, attribute, value)
-
-
-class _NoIPython:
-    """What ``get_ipython()`` gives outside Jupyter: magics (``%matplotlib inline``) do nothing."""
-
-    def __new__(cls):
-        return cls
-
-    @staticmethod
-    def run_line_magic(*args, **kwargs):
-        return None
-
-    @staticmethod
-    def run_cell_magic(*args, **kwargs):
-        return None
-
-    @staticmethod
-    def system(*args, **kwargs):
-        return None
+        for function, code in reversed(swapped):
+            function.__code__ = code
 
 
 def _keras():
     from mnist_lessons.backend import import_keras
 
     return import_keras()
-
-
-def _quiet_keras():
-    from mnist_lessons.checks import _quiet
-
-    return _quiet
-
-
-@contextlib.contextmanager
-def _quiet_output():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def _first_line(err):

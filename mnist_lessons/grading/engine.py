@@ -1,42 +1,44 @@
-"""The autograder's grading side: runs a submission's notebooks in a sandboxed child, then decides each verdict itself.
+"""The grading engine behind every door: runs a lesson notebook's code in a sandboxed child, then decides each verdict itself.
 
-``pytest autograder/`` uses this module; so can an instructor's script::
+The three doors use it the same way: the learner's check cell gives the same
+verdict by running the same checks in the learner's own kernel (honour
+system); ``pytest autograder/`` calls ``grade_submission``; nbgrader calls
+``grade_notebook`` from the preprocessor that takes the place of its Execute
+step (``preprocessors.py``)::
 
-    from mnist_lessons.grading import grade_submission
+    from mnist_lessons.grading.engine import grade_submission
     grade = grade_submission("course/mnist")      # or a learner's folder of the six notebooks
     print(grade.points, "of", grade.max_points)
 
 How a lesson is graded, and why:
 
-1. The notebook is read as data (JSON, at most ``MAX_NOTEBOOK_BYTES``); a
-   missing or broken file scores zero for its lesson, with a message, and the
-   other lessons are graded as usual.
-2. The code to run is put together from two sources. The lesson's set-up
-   cells (the locked code cells before its first exercise) come from
-   ``solutions/`` (the same as the release's, and never edited by learners),
-   so an edited or deleted set-up cell is restored.
-   The learner's own cells come from the submission: each exercise's cell,
-   found by its nbgrader ``grade_id`` wherever it now is (cells with the same
-   id, from a split or a copy, run in their order), and cells the learner
-   added. Locked demonstration cells and the check cells are not run: the
-   checks are replayed here, and a demonstration does not change a grade.
-3. That code runs in a child process (``mnist_lessons.sandbox``) started with
-   ``python -I`` in an empty temporary folder, with a scrubbed environment, no
-   stdin, output to a file, ``RLIMIT_FSIZE`` against endless output, a memory
-   watchdog, and a network namespace of its own where the platform allows.
-   Limits: ``FUNCTION_SECONDS`` per graded function, ``NOTEBOOK_SECONDS`` per
-   notebook; a child past either is killed with SIGKILL (its whole process
-   group), which no signal handler can refuse.
-4. The child runs each lesson check with the learner's function wrapped in a
-   recorder that writes what came back as data: JSON and ``.npy`` files (read
-   here with ``allow_pickle=False``), a Keras model as its JSON config (rebuilt
-   here in Keras' ``safe_mode``, which refuses Python lambdas) and weights.
+1. The notebook is read as data (``notebooks.read_notebook``: a regular file,
+   bounded in size); a missing or broken one scores zero for its lesson, with
+   a note, and the other lessons are graded as usual. It is repaired against
+   the release by one rule (``notebooks.repair``), the same in every door.
+2. Its code cells run in a child process (``sandbox.py``), in IPython's own
+   shell, in order: set-up cells, the learner's exercises and cells of their
+   own, and in the nbgrader door the demonstrations too, whose outputs then
+   fill the autograded notebook. Check cells never run there.
+3. The child is started with ``python -I`` in an empty temporary folder, with
+   a scrubbed environment, no stdin, output to a file, ``RLIMIT_FSIZE``, a
+   memory watchdog, and a network namespace of its own where the platform
+   allows. Limits: ``FUNCTION_SECONDS`` per graded function,
+   ``NOTEBOOK_SECONDS`` per notebook; a child past either is killed with
+   SIGKILL (its whole process group), which no signal handler can refuse.
+4. The child runs each lesson check, from its own pristine copy of the
+   checks, with the learner's function wrapped in a recorder that writes
+   what came back as data: JSON and ``.npy`` files (read here with
+   ``allow_pickle=False``), a Keras model as its JSON config (rebuilt here in
+   Keras' ``safe_mode``, which refuses Python lambdas) and weights.
 5. Here, in the grader's process, the same check runs again with a stand-in
    for the learner's function that hands back the recorded results. The
    verdict and its message come from that run: nothing the child prints,
    writes elsewhere or concludes counts. A function the child could not
    finish (it hung, crashed the process, or took all the memory) is recorded
    as such, and the child runs again without it, so the rest is graded.
+   Rebinding the checks or the grader's modules in the notebook is reported
+   in a note and changes nothing.
 """
 
 import concurrent.futures
@@ -45,7 +47,6 @@ import dataclasses
 import json
 import math
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -56,18 +57,17 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_lessons.checks import LESSONS
+from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
-
-# Where the set-up cells and points come from: notebooks no learner edits (coursefiles says which).
-RELEASE_DIR = grading_release_dir()
+from mnist_lessons.grading import notebooks
+from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
 NOTEBOOK_SECONDS = 240.0  # the whole child: cells, every function and Keras' import
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
-OUTPUT_BYTES = 4 * 1024**2  # what the child may print; more is "output without end"
-MAX_NOTEBOOK_BYTES = 32 * 1024**2  # a lesson notebook with all its plots is well under 1 MB
+OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
+MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
 POLL_SECONDS = 0.05
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an exercise not done
 
@@ -137,7 +137,7 @@ class Limits:
     output_bytes: int = OUTPUT_BYTES
 
 
-def grade_submission(folder, lessons=None, *, release_dir=RELEASE_DIR, limits=Limits(), jobs=None):
+def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(), jobs=None):
     """Grade the lesson notebooks in ``folder`` (all six, or ``lessons``); lessons run side by side."""
     folder = Path(folder)
     lessons = list(lessons or LESSONS)
@@ -148,128 +148,114 @@ def grade_submission(folder, lessons=None, *, release_dir=RELEASE_DIR, limits=Li
         return SubmissionGrade(str(folder), {lesson: future.result() for lesson, future in futures.items()})
 
 
-def grade_lesson(path, lesson, *, release_dir=RELEASE_DIR, limits=Limits()):
-    """Grade one lesson notebook; never raises for anything the submission does."""
-    started = time.perf_counter()
+def grade_lesson(path, lesson, *, release_dir=None, limits=Limits()):
+    """Grade one lesson notebook file (the pytest door); never raises for anything the submission does."""
     path = Path(path)
-    release = _read_notebook(Path(release_dir) / f"{lesson}.ipynb")  # ours: a failure here is a real error
-    points = _points(release, lesson)
-    grade = LessonGrade(lesson, {})
-
-    def zero_all(message):
-        grade.notes.append(message)
-        for name in LESSONS[lesson]:
-            grade.functions[name] = FunctionGrade(name, 0, points[name], False, message)
-        grade.seconds = time.perf_counter() - started
-        return grade
-
+    release = read_release(lesson, release_dir)
     try:
-        submission = _read_notebook(path)
+        submission = notebooks.read_notebook(path)
     except FileNotFoundError:
-        return zero_all(f"{path.name} is missing from {path.parent}: nothing of lesson {lesson} could be graded.")
-    except (ValueError, OSError) as err:
-        return zero_all(f"{path.name} could not be read as a notebook ({err}): nothing of lesson {lesson} could be graded.")
-
-    cells, missing = _program(release, submission, lesson)
-    for name, note in missing.items():
-        grade.notes.append(note)
-
-    recorded, problems = _run_child(cells, lesson, limits)
-    grade.notes.extend(problems.pop("_notes", []))
-
-    for name in LESSONS[lesson]:
-        if name in problems:
-            message = problems[name]
-        elif name not in recorded:
-            message = missing.get(name) or f"{name} could not be graded: the grading process stopped before it."
-        else:
-            message = _replay_check(name, recorded[name])
-        if message is None:
-            grade.functions[name] = FunctionGrade(name, points[name], points[name], True, f"{name}: all checks passed")
-        else:
-            if name in missing and missing[name] not in message:
-                message = f"{missing[name]} {message}"
-            grade.functions[name] = FunctionGrade(name, 0, points[name], False, message)
-    grade.seconds = time.perf_counter() - started
+        return zero_lesson(lesson, f"{path.name} is missing from {path.parent}: nothing of lesson {lesson} "
+                                   "could be graded.")
+    except notebooks.NotebookError as err:
+        return zero_lesson(lesson, notebooks.unreadable_note(path.name, err))
+    grade, _ = grade_notebook(submission, lesson, release=release, limits=limits)
     return grade
 
 
-# ---------------------------------------------------------------- reading notebooks as data
+def read_release(lesson, release_dir=None):
+    """The released notebook of ``lesson``, whose cells the repairs put back (ours: a failure is a real error)."""
+    return notebooks.read_notebook(Path(release_dir or grading_release_dir()) / f"{lesson}.ipynb")
 
 
-def _read_notebook(path):
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"it is {path.stat().st_size:,} bytes, more than a lesson notebook can be")
-    try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        raise ValueError(f"not UTF-8 text: {err.reason}") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise ValueError("it has no list of cells")
-    return notebook
+def zero_lesson(lesson, message):
+    """The grade of a lesson that could not be run at all: every function zero, with ``message``."""
+    grade = LessonGrade(lesson, {}, notes=[message])
+    for exercise in _exercises(lesson):
+        grade.functions[exercise.name] = FunctionGrade(exercise.name, 0, exercise.points, False, message)
+    return grade
 
 
-def _source(cell):
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstrations=False):
+    """Grade one notebook (a dict); return (LessonGrade, repaired cells).
+
+    With ``demonstrations``, every code cell runs but the checks (the nbgrader
+    door), and each repaired code cell comes back with the outputs it made.
+    """
+    started = time.perf_counter()
+    cells, notes = notebooks.repair(submission, release)
+    grade = LessonGrade(lesson, {}, notes=list(notes))
+    program = _program(cells, lesson, release, demonstrations)
+    run = _run_child(program, lesson, limits, keep_outputs=demonstrations)
+    grade.notes.extend(run.notes)
+    for exercise in _exercises(lesson):
+        name = exercise.name
+        if name in run.problems:
+            message = run.problems[name]
+        elif name not in run.recorded:
+            message = f"{name} could not be graded: the grading process stopped before it."
+        else:
+            message = _replay_check(name, run.recorded[name])
+        passed = message is None
+        if not passed and notebooks.deleted_note(name, True) in notes:
+            message = f"{notebooks.deleted_note(name, True)} {message}"
+        grade.functions[name] = FunctionGrade(name, exercise.points if passed else 0, exercise.points, passed,
+                                              PASSED.format(name=name) if passed else message)
+    if demonstrations:
+        for entry in program:
+            cell = cells[entry["index"]]
+            cell["outputs"], cell["execution_count"] = run.outputs.get(entry["index"], ([], None))
+    grade.seconds = time.perf_counter() - started
+    return grade, cells
 
 
-def _grade_id(cell):
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+def _exercises(lesson):
+    return [BY_NAME[name] for name in LESSONS[lesson]]
 
 
-def _points(release, lesson):
-    points = {name: 1.0 for name in LESSONS[lesson]}
-    for cell in release["cells"]:
-        grade_id = _grade_id(cell)
-        if grade_id and grade_id.startswith("check_") and grade_id[6:] in points:
-            points[grade_id[6:]] = float(cell["metadata"]["nbgrader"].get("points", 1))
-    return points
-
-
-def _program(release, submission, lesson):
-    """The cells the child runs: the release's set-up cells, then the learner's own; and notes on missing exercises."""
-    functions = LESSONS[lesson]
-    setup = []
-    for cell in release["cells"]:
-        grade_id = _grade_id(cell)
-        if grade_id in functions:
-            break  # set-up ends where the first exercise begins
-        if cell.get("cell_type") == "code":
-            setup.append({"id": grade_id, "source": _source(cell)})
-    release_ids = {_grade_id(cell) for cell in release["cells"]}
-    own, found = [], set()
-    for index, cell in enumerate(submission["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+def _program(cells, lesson, release, demonstrations):
+    """The code cells the child runs, in order: everything but the checks, less the demonstrations unless asked."""
+    checks = {BY_NAME[name].check_id for name in LESSONS[lesson]}
+    released = [notebooks.grade_id(cell) for cell in release["cells"]]
+    first_exercise = min((released.index(name) for name in LESSONS[lesson] if name in released), default=0)
+    setup = {key for key in released[:first_exercise] if key}
+    program = []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
             continue
-        grade_id = _grade_id(cell)
-        if grade_id in functions:
-            found.add(grade_id)
-            own.append({"id": grade_id, "source": _source(cell)})
-        elif grade_id is None or grade_id not in release_ids:
-            own.append({"id": f"added cell {index + 1}", "source": _source(cell)})  # the learner's own cell
-    missing = {
-        name: f"The cell where you write {name} (nbgrader grade_id {name!r}) is missing from the notebook."
-        for name in functions if name not in found
-    }
-    return setup + own, missing
+        key = notebooks.grade_id(cell)
+        if key in checks:
+            continue
+        locked = key is not None and not notebooks.is_exercise(cell)
+        if locked and key not in setup and not demonstrations:
+            continue  # a demonstration: it changes no grade, and the pytest door skips it for speed
+        program.append({"id": key or f"added cell {index + 1}", "index": index, "source": cell["source"]})
+    return program
 
 
 # ---------------------------------------------------------------- the child process
 
 
-def _run_child(cells, lesson, limits):
-    """Run the sandbox until every function is recorded or given up on; return (recorded, problems by function)."""
-    recorded, problems = {}, {"_notes": []}
+@dataclasses.dataclass
+class _ChildRun:
+    recorded: dict = dataclasses.field(default_factory=dict)  # function -> its record
+    problems: dict = dataclasses.field(default_factory=dict)  # function -> why it earns nothing
+    notes: list = dataclasses.field(default_factory=list)
+    outputs: dict = dataclasses.field(default_factory=dict)  # cell index -> (outputs, execution_count)
+
+
+def _run_child(program, lesson, limits, keep_outputs=False):
+    """Run the sandbox until every function is recorded or given up on."""
+    run = _ChildRun()
     functions = list(LESSONS[lesson])
     skip = []
-    for _ in range(len(cells) + len(functions) + 1):  # each round removes a cell or a function
-        outcome = _run_child_once(cells, lesson, functions, skip, limits)
-        recorded.update(outcome["recorded"])
+    for _ in range(len(program) + len(functions) + 1):  # each round removes a cell or a function
+        outcome = _run_child_once(program, lesson, functions, skip, limits, keep_outputs)
+        run.recorded.update(outcome["recorded"])
+        run.outputs.update(outcome["outputs"])
+        for note in outcome["tampering"]:
+            if note not in run.notes:
+                run.notes.append(note)
         culprit, reason = outcome["culprit"], outcome["reason"]
         if culprit is None:
             break
@@ -278,42 +264,52 @@ def _run_child(cells, lesson, limits):
             # set-up cell or one the learner added is left out, and the rest runs again.
             cell_id = culprit[5:]
             if cell_id in functions:
-                problems[cell_id] = f"Running the cell where you write {cell_id} {reason}, so {cell_id} earns nothing."
-            problems["_notes"].append(f"The cell {cell_id!r} {reason}; it was left out to grade the rest.")
-            cells = [cell for cell in cells if cell["id"] != cell_id]
+                run.problems[cell_id] = f"Running the cell where you write {cell_id} {reason}, so {cell_id} earns nothing."
+            run.notes.append(f"The cell {cell_id!r} {reason}; it was left out to grade the rest.")
+            for entry in program:
+                if entry["id"] == cell_id:
+                    run.outputs[entry["index"]] = ([_stopped_output(reason)], None)
+            program = [entry for entry in program if entry["id"] != cell_id]
         else:
-            problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
-        skip = sorted((set(skip) | set(problems) | set(recorded)) - {"_notes"})  # run only what is left
-        if all(name in recorded or name in problems for name in functions):
+            run.problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
+        skip = sorted(set(skip) | set(run.problems) | set(run.recorded))  # run only what is left
+        if all(name in run.recorded or name in run.problems for name in functions):
             break
-    return recorded, problems
+    return run
 
 
-def _run_child_once(cells, lesson, functions, skip, limits):
+def _stopped_output(reason):
+    return {"output_type": "error", "ename": "GraderStopped", "evalue": f"This cell {reason}.",
+            "traceback": [f"The grader stopped this cell: it {reason}."]}
+
+
+def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
     with tempfile.TemporaryDirectory(prefix="mnist-grading-") as work:
         work = Path(work)
         out = work / "results"
         out.mkdir()
         home = work / "home"
         home.mkdir()
-        request = {"lesson": lesson, "cells": cells, "functions": functions, "skip": skip, "out": str(out)}
+        request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
+                   "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work)}
         env = {
             "PATH": path_with_scripts(),
             "HOME": str(home),
             "KERAS_HOME": str(home / ".keras"),
             "MPLBACKEND": "Agg",
             "MPLCONFIGDIR": str(home / "matplotlib"),
-            "MNIST_LESSONS_DATA": "sample",  # the checks use the sample; the set-up cells must not download
             "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
             "KERAS_BACKEND": _backend(),  # the same backend as this process: replays must agree
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONHASHSEED": "0",
             "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
         }
+        if not keep_outputs:
+            env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
         log_path = work / "output.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "mnist_lessons.sandbox"],
+                [sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"],
                 cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed as one
             )
@@ -335,7 +331,66 @@ def _run_child_once(cells, lesson, functions, skip, limits):
             culprit = _culprit(events)
             if culprit is None:
                 culprit = "cell:set-up"
-        return {"recorded": recorded, "culprit": culprit, "reason": reason}
+        tampering = [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
+        outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
+        return {"recorded": recorded, "culprit": culprit, "reason": reason, "tampering": tampering,
+                "outputs": outputs}
+
+
+def _trained_weights_file(functions, skip, work):
+    """The checks' briefly trained network, trained here once and saved for the child, when its checks need it."""
+    from mnist_lessons import checks
+
+    if not set(checks.NEEDS_TRAINED_WEIGHTS) & (set(functions) - set(skip)):
+        return None
+    with _REPLAY_LOCK:  # the checks swap sys.stdout and fd 2 while they train
+        weights = checks._trained_weights()
+    path = work / "trained_weights.npz"
+    np.savez(path, **{f"w{index}": weight for index, weight in enumerate(weights)})
+    return str(path)
+
+
+def _read_outputs(path, program):
+    """{cell index: (outputs, execution_count)} as the child wrote them, read within bounds."""
+    indexes = {entry["id"]: entry["index"] for entry in program}
+    outputs = {}
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_OUTPUTS_BYTES)
+    except OSError:
+        return outputs
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        with contextlib.suppress(ValueError, RecursionError):
+            entry = json.loads(line)
+            if not isinstance(entry, dict) or entry.get("id") not in indexes:
+                continue
+            cell_outputs = [output for output in entry.get("outputs", []) if _is_output(output)]
+            count = entry.get("execution_count")
+            outputs[indexes[entry["id"]]] = (cell_outputs, count if isinstance(count, int) else None)
+    return outputs
+
+
+OUTPUT_FIELDS = {
+    "stream": {"name": str, "text": str},
+    "display_data": {"data": dict, "metadata": dict},
+    "execute_result": {"data": dict, "metadata": dict},
+    "error": {"ename": str, "evalue": str, "traceback": list},
+}
+
+
+def _is_output(output):
+    """Whether a cell output from the child is of a shape nbformat accepts (the child is not trusted)."""
+    if not isinstance(output, dict) or output.get("output_type") not in OUTPUT_FIELDS:
+        return False
+    fields = OUTPUT_FIELDS[output["output_type"]]
+    if not all(isinstance(output.get(key), kind) for key, kind in fields.items()):
+        return False
+    if "data" in fields and not all(isinstance(key, str) and isinstance(value, (str, dict, list))
+                                    for key, value in output["data"].items()):
+        return False
+    if output["output_type"] == "execute_result" and not isinstance(output.get("execution_count"), (int, type(None))):
+        return False
+    return output["output_type"] != "error" or all(isinstance(line, str) for line in output["traceback"])
 
 
 def _watch(process, progress_path, log_path, limits):
@@ -461,7 +516,7 @@ class _Replay:
         if raised:
             if raised.get("answer_key"):
                 raise RuntimeError(
-                    f"it called {raised['message']}, the course's own answer to this exercise: write your own"
+                    f"it called mnist_lessons' own {self.name}, the course's answer to this exercise: write your own"
                 )
             if raised["type"] == "NotImplementedError":
                 raise NotImplementedError(raised["message"])
@@ -481,6 +536,19 @@ class _Replay:
             return value["v"]
         if kind == "nan":
             return math.nan
+        if kind == "scalar":
+            try:
+                dtype = np.dtype(str(value.get("d")))
+                if dtype.kind in "biuf" and isinstance(value.get("v"), (bool, int, float)):
+                    return dtype.type(value["v"])
+            except (TypeError, ValueError, OverflowError):
+                pass
+            return Unreadable("a NumPy number the grader could not read")
+        if kind == "dtype":
+            try:
+                return np.dtype(str(value.get("v")))
+            except (TypeError, ValueError):
+                return Unreadable("a dtype the grader could not read")
         if kind == "ndarray":
             return self._array(value)
         if kind in ("list", "tuple"):
@@ -592,6 +660,8 @@ def _keras():
 def _first_line(err):
     text = str(err).strip()
     return text.splitlines()[0][:300] if text else ""
+
+
 
 
 def run_self_check(submission=None, lessons=None):

@@ -19,9 +19,11 @@ import time
 import warnings
 from pathlib import Path
 
-from mnist_lessons.checks import LESSONS
 from mnist_lessons.coursefiles import ASSIGNMENT, nbgrader_config_path, solutions_dir
 from mnist_lessons.environment import child_env, use_own_scripts
+from mnist_lessons.grading import notebooks
+from mnist_lessons.grading.preprocessors import NOTES_KEY
+from mnist_lessons.grading.registry import LESSONS
 
 
 
@@ -60,11 +62,11 @@ def make_course(folder, lessons=None, submissions=None):
     for lesson in lessons:
         shutil.copy(solutions_dir() / f"{lesson}.ipynb", source)
     nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force")
-    for student, notebooks in (submissions or {}).items():
+    for student, their_folder in (submissions or {}).items():
         target = folder / "submitted" / student / ASSIGNMENT
         target.mkdir(parents=True)
         for lesson in lessons:
-            path = Path(notebooks) / f"{lesson}.ipynb"
+            path = Path(their_folder) / f"{lesson}.ipynb"
             if path.exists():
                 shutil.copy(path, target)
         nbgrader(folder, "db", "student", "add", student)
@@ -78,16 +80,36 @@ def submission_scores(course, student, assignment=ASSIGNMENT):
         return {notebook.name: (notebook.score, notebook.max_score) for notebook in submission.notebooks}
 
 
-def autograde_reference_submission(lessons=None):
+# nbgrader's own pipelines, for the benchmark's side-by-side figure: the learner's code in nbgrader's kernel.
+STOCK_NBGRADER = """
+from nbconvert.exporters import NotebookExporter
+from nbgrader.preprocessors import DeduplicateIds, Execute, OverwriteCells
+c.Autograde.exporter_class = NotebookExporter
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                                       AssignLatePenalties, CheckCellMetadata]
+"""
+
+
+def autograde_reference_submission(lessons=None, stock=False):
     """Autograde the complete reference submission with ``nbgrader autograde``; True when it earns every point.
 
-    This is what grading one student costs an instructor; the benchmark times it.
+    This is what grading one student costs an instructor; the benchmark times it, through the course's
+    engine and, with ``stock``, through nbgrader's own Execute step.
     """
     with tempfile.TemporaryDirectory(prefix="mnist-course-") as folder:
         course = make_course(folder, lessons, {"reference": solutions_dir()})
+        if stock:
+            with open(course / "nbgrader_config.py", "a") as config:
+                config.write(STOCK_NBGRADER)
         nbgrader(course, "autograde", ASSIGNMENT, "--student", "reference")
         scores = submission_scores(course, "reference")
         return bool(scores) and all(score == max_score for score, max_score in scores.values())
+
+
+def autograde_reference_submission_stock(lessons=None):
+    """``autograde_reference_submission`` through nbgrader's stock pipelines, for the benchmark."""
+    return autograde_reference_submission(lessons, stock=True)
 
 
 # ---------------------------------------------------------------- grading a class in parallel
@@ -116,10 +138,13 @@ def submitted_students(course, assignment=ASSIGNMENT):
 def grade_student(course, student, assignment=ASSIGNMENT):
     """Autograde one student's submission in a scratch copy of the course; return the grades and files as data.
 
-    The student's submitted files are never changed. A missing or unreadable
-    notebook is graded as the untouched release (no points), and duplicated
-    or deleted graded and locked cells are repaired from the release, each
-    with a note that says so.
+    The student's submitted files are never changed, and only the lesson
+    notebooks (and nbgrader's timestamp.txt) are taken from the submission. A
+    notebook the grader cannot read (notebooks.read_notebook's rule: not a
+    regular file, too large, not JSON) is graded as the untouched release,
+    with a note; nbgrader zeroes a missing one. Every other repair is the
+    engine's own, inside nbgrader's pipeline, and its notes are collected
+    from the autograded notebooks.
     """
     import sqlite3
 
@@ -133,8 +158,8 @@ def grade_student(course, student, assignment=ASSIGNMENT):
         with sqlite3.connect(course / "gradebook.db") as source, sqlite3.connect(scratch / "gradebook.db") as copy:
             source.backup(copy)  # a consistent snapshot, even while the driver writes
         submitted = scratch / "submitted" / student / assignment
-        shutil.copytree(course / "submitted" / student / assignment, submitted)
-        notes = _repair_submission(submitted, scratch / "course" / assignment)
+        notes = _take_submission(course / "submitted" / student / assignment, submitted,
+                                 scratch / "course" / assignment)
         completed = nbgrader(scratch, "autograde", assignment, "--student", student, "--force", check=False)
         result = {"student": student, "assignment": assignment, "notes": notes, "grades": {}, "files": {},
                   "timestamp": None, "error": None, "seconds": 0.0}
@@ -146,62 +171,41 @@ def grade_student(course, student, assignment=ASSIGNMENT):
             autograded = scratch / "autograded" / student / assignment
             result["files"] = {str(path.relative_to(autograded)): path.read_bytes()
                                for path in sorted(autograded.rglob("*")) if path.is_file()}
+            result["notes"] += _engine_notes(autograded)
         result["seconds"] = time.monotonic() - started
         return result
 
 
-def _repair_submission(submitted, release):
-    """Make a scratch copy of a submission gradable; return notes on what was repaired."""
+def _take_submission(source, target, release):
+    """Copy a submission's lesson notebooks into the scratch course, as data; return notes on what could not be."""
     notes = []
+    target.mkdir(parents=True)
+    timestamp = source / "timestamp.txt"
+    if timestamp.is_file() and not timestamp.is_symlink() and timestamp.stat().st_size < 1024:
+        shutil.copy(timestamp, target)
     for release_path in sorted(release.glob("*.ipynb")):
-        path = submitted / release_path.name
-        release_notebook = json.loads(release_path.read_text())
+        path = source / release_path.name
         try:
-            notebook = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-                raise ValueError("it has no list of cells")
+            notebook = notebooks.read_notebook(path)
         except FileNotFoundError:
-            notes.append(f"{path.name} was missing: graded as the untouched release, which earns no points.")
-            shutil.copy(release_path, path)
+            notes.append(f"{path.name} was missing: nothing of it could be graded.")
             continue
-        except (ValueError, UnicodeDecodeError) as err:
-            notes.append(f"{path.name} is not a readable notebook ({str(err)[:120]}): graded as the untouched "
-                         "release, which earns no points. The file you submitted is kept as it was.")
-            shutil.copy(release_path, path)
-            continue
-        repaired = _repair_cells(notebook, release_notebook, path.name, notes)
-        path.write_text(json.dumps(repaired))
+        except notebooks.NotebookError as err:
+            # As nbgrader's own reading does (preprocessors.ReadAsData): the untouched release, with the note.
+            notebook = json.loads(release_path.read_text(encoding="utf-8"))
+            notebook.setdefault("metadata", {}).setdefault(NOTES_KEY, {})["unreadable"] = \
+                notebooks.unreadable_note(path.name, err)
+        (target / path.name).write_text(json.dumps(notebook))
     return notes
 
 
-def _cell_id(cell):
-    nbgrader_meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
-    return nbgrader_meta.get("grade_id") if isinstance(nbgrader_meta, dict) else None
-
-
-def _repair_cells(notebook, release, name, notes):
-    """Drop second copies of a graded cell; put back deleted graded and locked cells where the release has them."""
-    seen, cells = set(), []
-    for cell in notebook["cells"]:
-        grade_id = _cell_id(cell)
-        if grade_id is not None and grade_id in seen:
-            notes.append(f"{name}: the cell {grade_id!r} appeared more than once; only its first copy was graded.")
-            continue
-        seen.add(grade_id)
-        cells.append(cell)
-    for index, release_cell in enumerate(release["cells"]):
-        grade_id = _cell_id(release_cell)
-        meta = release_cell.get("metadata", {}).get("nbgrader", {})
-        if grade_id is None or grade_id in seen or not (meta.get("locked") or meta.get("grade") or meta.get("solution")):
-            continue
-        earlier = [_cell_id(cell) for cell in release["cells"][:index]]
-        position = max((i + 1 for i, cell in enumerate(cells) if _cell_id(cell) in earlier), default=0)
-        cells.insert(position, release_cell)
-        seen.add(grade_id)
-        if meta.get("grade") or meta.get("solution"):
-            notes.append(f"{name}: the cell {grade_id!r} had been deleted; it was put back as released.")
-    notebook["cells"] = cells
-    return notebook
+def _engine_notes(autograded):
+    """The notes the engine kept in each autograded notebook's metadata (preprocessors.NOTES_KEY)."""
+    notes = []
+    for path in sorted(autograded.glob("*.ipynb")):
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(NOTES_KEY, {})
+        notes += [note if note.startswith(path.name) else f"{path.name}: {note}" for note in meta.get("notes", [])]
+    return notes
 
 
 def _read_grades(scratch, student, assignment):

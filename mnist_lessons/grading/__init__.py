@@ -1,0 +1,12 @@
+"""The grading side: one engine behind every door (``pytest autograder/``, nbgrader, the check cell's verdict).
+
+- ``registry``         the graded exercises: names, lessons, points, answer keys
+- ``notebooks``        a submitted notebook read as data and repaired by one rule
+- ``engine``           runs a notebook in the sandbox and decides each verdict
+- ``sandbox``          the child process the learner's code runs in
+- ``preprocessors``    nbgrader's door: the engine inside nbgrader's own pipeline
+- ``classgrading``     a class graded with nbgrader, several students at once
+
+Nothing here is imported by ``import mnist_lessons``; the lessons' check
+cells use ``mnist_lessons.checks`` alone.
+"""

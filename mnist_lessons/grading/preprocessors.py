@@ -1,0 +1,150 @@
+"""nbgrader's door to the grading engine: preprocessors that nbgrader_config.py puts in nbgrader's own pipelines (instructors).
+
+nbgrader autogrades a notebook in two stages, each a list of preprocessors
+(``c.Autograde.sanitize_preprocessors`` and ``c.Autograde.autograde_preprocessors``).
+This course swaps two steps and the way a notebook is read, so that plain
+``nbgrader autograde`` and ``mnist-lessons autograde-class`` grade exactly as
+``pytest autograder/`` does:
+
+- ``ReadAsData``, the exporter nbgrader reads a submitted notebook with
+  (``c.Autograde.exporter_class``): the engine's reading rule
+  (``notebooks.read_notebook``: a regular file, bounded, valid JSON). A
+  notebook it cannot read is graded as the untouched student copy, with a
+  note, instead of stopping the student's whole grading.
+
+- ``RepairCells``, in the sanitizing stage, in place of nbgrader's
+  DeduplicateIds and OverwriteCells: the engine's one repair rule
+  (``notebooks.repair``), against the course's source notebook. What it
+  repaired is kept in the notebook's metadata as notes.
+- ``GradeInSandbox``, in the autograding stage, in place of nbgrader's
+  Execute: no learner code runs in nbgrader's process or in a kernel it
+  starts. The engine runs every code cell but the checks in its sandboxed
+  child (so the autograded notebook and the feedback keep the learner's own
+  plots and printed output), decides each function's verdict itself, and
+  writes each check cell's output from it: the passing lines, or an error
+  carrying the verdict's message. nbgrader's SaveAutoGrades then scores the
+  check cells as usual (an error is zero, else full points).
+
+``StripHiddenTests``, before feedback is made, shows students their check
+cells without the hidden tests nbgrader restores for grading.
+"""
+
+import contextlib
+import datetime
+import os
+
+import nbformat
+from nbconvert.exporters import NotebookExporter
+from nbformat.v4.rwbase import rejoin_lines
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from mnist_lessons.checks import HIDDEN_PASSED, PASSED
+from mnist_lessons.grading import engine, notebooks
+from mnist_lessons.grading.registry import BY_NAME, LESSONS
+
+NOTES_KEY = "mnist_lessons"  # notebook metadata: {"notes": [...], "verdicts": {...}, "unreadable": note}
+
+
+def _release(configurable, resources, directory="source_directory"):
+    """The course's source notebook for the one being graded (or its student copy, the release_directory)."""
+    coursedir = CourseDirectory(config=configurable.config)
+    folder = coursedir.format_path(getattr(coursedir, directory), ".", resources["nbgrader"]["assignment"])
+    return notebooks.read_notebook(f"{folder}/{resources['nbgrader']['notebook']}.ipynb")
+
+
+class ReadAsData(NotebookExporter):
+    """nbgrader's notebook exporter, reading the submitted file by the engine's rule."""
+
+    def from_filename(self, filename, resources=None, **kw):
+        resources = resources if resources is not None else {}
+        resources.setdefault("metadata", {})
+        path, name = os.path.split(filename)
+        resources["metadata"].update(name=os.path.splitext(name)[0], path=path,
+                                     modified_date=datetime.date.today().strftime("%B %d, %Y"))
+        try:
+            nb = _as_node(notebooks.read_notebook(filename))
+        except notebooks.NotebookError as err:
+            nb = _as_node(_release(self, resources, "release_directory"))
+            nb.metadata.setdefault(NOTES_KEY, {})["unreadable"] = notebooks.unreadable_note(name, err)
+        return self.from_notebook_node(nb, resources, **kw)
+
+
+def _as_node(data):
+    """A notebook read as data, as nbformat's reader gives it: sources and texts joined into strings."""
+    nb = nbformat.from_dict(data)
+    with contextlib.suppress(Exception):  # a malformed cell: RepairCells leaves it out
+        rejoin_lines(nb)
+    return nb
+
+
+def _lesson(resources):
+    lesson = resources["nbgrader"]["notebook"]
+    if lesson not in LESSONS:
+        raise ValueError(f"{lesson}.ipynb is not one of the course's lessons ({', '.join(LESSONS)})")
+    return lesson
+
+
+def _record(nb, key, values):
+    meta = nb.metadata.setdefault(NOTES_KEY, {})
+    meta.setdefault(key, [])
+    meta[key] = list(meta[key]) + [value for value in values if value not in meta[key]]
+
+
+class RepairCells(NbGraderPreprocessor):
+    """Repair a submitted notebook by the engine's one rule, keeping notes of what was repaired."""
+
+    def preprocess(self, nb, resources):
+        _lesson(resources)
+        cells, notes = notebooks.repair(nb, _release(self, resources))
+        nb.cells = [nbformat.from_dict(cell) for cell in cells]
+        _record(nb, "notes", notes)
+        for note in notes:
+            self.log.warning("%s: %s", resources["nbgrader"]["notebook"], note)
+        return nb, resources
+
+
+class GradeInSandbox(NbGraderPreprocessor):
+    """Run the notebook in the engine's sandbox and write each check cell's output from the engine's verdict."""
+
+    def preprocess(self, nb, resources):
+        lesson = _lesson(resources)
+        unreadable = nb.metadata.get(NOTES_KEY, {}).get("unreadable")
+        if unreadable:  # the file could not be read (ReadAsData): graded as every door grades it, zero
+            grade, cells = engine.zero_lesson(lesson, unreadable), [dict(cell) for cell in nb.cells]
+        else:
+            grade, cells = engine.grade_notebook(nb, lesson, release=_release(self, resources), demonstrations=True)
+        checks = {BY_NAME[name].check_id: name for name in LESSONS[lesson]}
+        for cell in cells:
+            name = checks.get(notebooks.grade_id(cell))
+            if name is not None:
+                cell["outputs"], cell["execution_count"] = _verdict_outputs(grade.functions[name]), None
+        nb.cells = [nbformat.from_dict(cell) for cell in cells]
+        _record(nb, "notes", grade.notes)
+        nb.metadata[NOTES_KEY]["verdicts"] = {name: verdict.as_dict() for name, verdict in grade.functions.items()}
+        for note in grade.notes:
+            self.log.warning("%s: %s", lesson, note)
+        return nb, resources
+
+
+def _verdict_outputs(verdict):
+    """A check cell's outputs for a verdict: what the check prints on a pass, an error with its message otherwise."""
+    if verdict.passed:
+        text = f"{PASSED.format(name=verdict.name)}\n{HIDDEN_PASSED.format(name=verdict.name)}\n"
+        return [{"output_type": "stream", "name": "stdout", "text": text}]
+    return [{"output_type": "error", "ename": "AssertionError", "evalue": verdict.message,
+             "traceback": [f"AssertionError: {verdict.message}"]}]
+
+
+class StripHiddenTests(NbGraderPreprocessor):
+    """Remove the hidden-test regions from the source of the cells students see in their feedback."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code" and "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = notebooks.without_hidden_tests(cell.source).rstrip("\n")
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    # A traceback quotes the cell's lines, hidden ones included: keep its last line,
+                    # the check's message, which says what was called, what came back and what was expected.
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources

@@ -1,0 +1,167 @@
+"""One grader behind every door: the corpus (tests/corpus.py) graded once per session through each, verdict by verdict.
+
+Doors: the engine as ``pytest autograder/`` calls it, plain ``nbgrader
+autograde``, ``mnist-lessons autograde-class``, and, for honest work only, the
+check cell run in the learner's own kernel (the honour system, which a
+cheater can fool in their own notebook and nowhere else).
+"""
+
+import json
+
+import nbformat
+import pytest
+
+from mnist_lessons.grading import classgrading, engine
+from mnist_lessons.grading.preprocessors import NOTES_KEY
+from mnist_lessons.grading.registry import BY_NAME, LESSONS
+
+import corpus
+
+
+def _expected(submission):
+    return corpus.expected(submission, lambda lesson: LESSONS[lesson])
+
+
+@pytest.fixture(scope="session")
+def submissions(tmp_path_factory):
+    return corpus.build(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="session")
+def pytest_door(submissions):
+    """{submission: SubmissionGrade}, as `pytest autograder/` grades each."""
+    return {name: engine.grade_submission(folder, corpus.LESSONS) for name, folder in submissions.items()}
+
+
+def _gradebook_verdicts(course, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(classgrading.ASSIGNMENT, student)
+        verdicts = {notebook.name: {grade.name.removeprefix("check_"): grade.auto_score == grade.max_score
+                                    for grade in notebook.grades} for notebook in submission.notebooks}
+    return {lesson: verdicts.get(lesson, {}) for lesson in corpus.LESSONS}
+
+
+@pytest.fixture(scope="session")
+def nbgrader_door(submissions, tmp_path_factory):
+    """(course, {submission: verdicts}) after one plain `nbgrader autograde` of the whole corpus."""
+    course = classgrading.make_course(tmp_path_factory.mktemp("plain"), corpus.LESSONS, submissions)
+    classgrading.nbgrader(course, "autograde", classgrading.ASSIGNMENT, check=False)
+    return course, {name: _gradebook_verdicts(course, name) for name in submissions}
+
+
+@pytest.fixture(scope="session")
+def class_door(submissions, tmp_path_factory):
+    """(report, {submission: verdicts}) after `autograde-class` on the whole corpus."""
+    course = classgrading.make_course(tmp_path_factory.mktemp("class"), corpus.LESSONS, submissions)
+    report = classgrading.autograde_class(course, progress=False)
+    return report, {name: _gradebook_verdicts(course, name) for name in submissions}
+
+
+def _pytest_verdicts(grade):
+    return {lesson: {name: verdict.passed for name, verdict in result.functions.items()}
+            for lesson, result in grade.lessons.items()}
+
+
+@pytest.mark.parametrize("submission", sorted(corpus.SUBMISSIONS))
+def test_pytest_door_gives_each_expected_verdict(pytest_door, submission):
+    """Does the engine, as `pytest autograder/` calls it, pass and fail exactly what the corpus expects?"""
+    assert _pytest_verdicts(pytest_door[submission]) == _expected(submission)
+
+
+@pytest.mark.parametrize("submission", sorted(corpus.SUBMISSIONS))
+def test_plain_nbgrader_gives_the_same_verdicts(nbgrader_door, pytest_door, submission):
+    """Does plain `nbgrader autograde` record, check cell by check cell, the verdicts the pytest door gives?"""
+    _, verdicts = nbgrader_door
+    assert verdicts[submission] == _pytest_verdicts(pytest_door[submission]) == _expected(submission)
+
+
+@pytest.mark.parametrize("submission", sorted(corpus.SUBMISSIONS))
+def test_autograde_class_gives_the_same_verdicts(class_door, pytest_door, submission):
+    """Does `autograde-class` record the verdicts the pytest door gives, never failing a student?"""
+    report, verdicts = class_door
+    assert report["failed"] == {}
+    assert verdicts[submission] == _pytest_verdicts(pytest_door[submission]) == _expected(submission)
+
+
+def test_messages_are_the_same_in_pytest_and_nbgrader(nbgrader_door, pytest_door):
+    """Does each failing check cell in nbgrader's autograded notebook carry the pytest door's own message?"""
+    course, _ = nbgrader_door
+    for submission, grade in pytest_door.items():
+        for lesson, result in grade.lessons.items():
+            path = course / "autograded" / submission / classgrading.ASSIGNMENT / f"{lesson}.ipynb"
+            cells = {cell["metadata"].get("nbgrader", {}).get("grade_id"): cell
+                     for cell in json.loads(path.read_text())["cells"]}
+            for name, verdict in result.functions.items():
+                outputs = cells[BY_NAME[name].check_id]["outputs"]
+                errors = [output["evalue"] for output in outputs if output["output_type"] == "error"]
+                assert errors == ([] if verdict.passed else [verdict.message]), (submission, name)
+
+
+def test_autograded_notebook_keeps_the_learners_output(nbgrader_door):
+    """Does the autograded notebook show what the learner's own cells printed and drew (the %%time line, the plots)?"""
+    course, _ = nbgrader_door
+    folder = course / "autograded" / "right-in-other-forms" / classgrading.ASSIGNMENT
+    cells = nbformat.read(folder / "01_load_data.ipynb", as_version=4).cells
+    load_data = next(cell for cell in cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "load_data")
+    assert "Wall time" in "".join(output.get("text", "") for output in load_data.outputs)
+    assert any("image/png" in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
+
+
+def _notes(grade_or_notes):
+    return " ".join(grade_or_notes)
+
+
+def test_tampering_is_reported_in_every_door(pytest_door, nbgrader_door, class_door):
+    """Is rebinding the checks reported: in the pytest door's notes, the autograded notebook and autograde-class's report?"""
+    words = "changed mnist_lessons.checks"
+    assert words in _notes(pytest_door["cheater"].lessons["02_preprocess"].notes)
+    course, _ = nbgrader_door
+    path = course / "autograded" / "cheater" / classgrading.ASSIGNMENT / "02_preprocess.ipynb"
+    assert words in _notes(json.loads(path.read_text())["metadata"][NOTES_KEY]["notes"])
+    report, _ = class_door
+    assert words in _notes(report["notes"]["cheater"])
+
+
+def test_answer_key_bound_early_is_refused(pytest_door):
+    """Does a function that calls the answer key through a name bound before grading fail, saying so?"""
+    message = pytest_door["cheater"].lessons["06_evaluate"].functions["confusion_matrix"].message
+    assert "the course's answer to this exercise" in message
+
+
+def test_exit_costs_one_function(pytest_door):
+    """Does os._exit inside build_model cost build_model alone, with the reason, the rest of the student graded?"""
+    grade = pytest_door["broken"]
+    assert "os._exit" in grade.lessons["03_build_model"].functions["build_model"].message
+    assert grade.lessons["06_evaluate"].points == grade.lessons["06_evaluate"].max_points
+
+
+def test_repairs_are_the_same_notes_in_every_door(pytest_door, class_door):
+    """Are a deleted check cell, an edited locked cell and an unreadable notebook noted alike by pytest and autograde-class?"""
+    pytest_notes = _notes(pytest_door["broken"].lessons["02_preprocess"].notes)
+    assert "'check_one_hot_labels' (a locked cell) had been deleted" in pytest_notes
+    assert "'check_preprocess_images' had been edited" in pytest_notes
+    assert "not valid JSON" in _notes(pytest_door["broken"].lessons["01_load_data"].notes)
+    report, _ = class_door
+    class_notes = _notes(report["notes"]["broken"])
+    for words in ("'check_one_hot_labels' (a locked cell) had been deleted", "'check_preprocess_images' had been edited",
+                  "01_load_data.ipynb could not be read as a notebook (it is not valid JSON"):
+        assert words in class_notes
+
+
+@pytest.mark.parametrize("submission", corpus.HONEST)
+def test_the_check_cell_agrees_on_honest_work(submissions, submission, tmp_path):
+    """In the learner's own kernel, does each check cell pass or fail as the grader decides, for honest work?"""
+    from nbclient import NotebookClient
+
+    for lesson in corpus.LESSONS:
+        notebook = nbformat.read(submissions[submission] / f"{lesson}.ipynb", as_version=4)
+        NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        verdicts = {}
+        for cell in notebook.cells:
+            key = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            if key.removeprefix("check_") in LESSONS[lesson] and key.startswith("check_"):
+                verdicts[key.removeprefix("check_")] = not any(o.output_type == "error" for o in cell.outputs)
+        assert verdicts == _expected(submission)[lesson], lesson

@@ -1,0 +1,193 @@
+"""The grader's rules on small notebooks, in milliseconds: reading as data, the one repair rule, the program run, nbgrader's glue."""
+
+import json
+import os
+
+import nbformat
+import pytest
+from nbgrader.utils import determine_grade
+
+from mnist_lessons.grading import engine, notebooks
+from mnist_lessons.grading.engine import FunctionGrade
+from mnist_lessons.grading.preprocessors import _verdict_outputs
+
+
+def cell(kind, key, source, **nbgrader):
+    meta = {"nbgrader": {"grade_id": key, **nbgrader}} if key else {}
+    made = {"cell_type": kind, "metadata": meta, "source": source}
+    if kind == "code":
+        made.update(outputs=[], execution_count=None)
+    return made
+
+
+def release():
+    """A two-exercise lesson: set-up, exercise, its check, a demonstration, then the second exercise and check."""
+    return {"cells": [
+        cell("markdown", "md-1", "# Lesson", locked=True),
+        cell("code", "setup", "import numpy as np", locked=True),
+        cell("code", "preprocess_images", "def preprocess_images(images):\n    raise NotImplementedError()",
+             solution=True),
+        cell("code", "check_preprocess_images", "check(preprocess_images)", locked=True, grade=True, points=2),
+        cell("code", "demo", "print('a demonstration')", locked=True),
+        cell("code", "one_hot_labels", "def one_hot_labels(labels):\n    raise NotImplementedError()", solution=True),
+        cell("code", "check_one_hot_labels", "check(one_hot_labels)\n### BEGIN HIDDEN TESTS\nhidden()\n"
+             "### END HIDDEN TESTS", locked=True, grade=True, points=2),
+    ]}
+
+
+def student_copy():
+    """The release as a learner gets it: the hidden tests gone."""
+    notebook = release()
+    notebook["cells"][-1]["source"] = "check(one_hot_labels)\n"
+    return notebook
+
+
+def keys(cells):
+    return [notebooks.grade_id(cell) for cell in cells]
+
+
+def test_untouched_student_copy_needs_no_repair():
+    """Does the student's copy, hidden tests removed, come through unchanged and without a note?"""
+    cells, notes = notebooks.repair(student_copy(), release())
+    assert notes == []
+    assert keys(cells) == keys(release()["cells"])
+
+
+def test_edited_locked_cell_is_restored_with_a_note():
+    """Is an edited check cell given back its released source, with a note naming it?"""
+    notebook = student_copy()
+    notebook["cells"][3]["source"] = "print('✓ all good')"
+    cells, notes = notebooks.repair(notebook, release())
+    assert cells[3]["source"] == "check(preprocess_images)"
+    assert notes == ["The locked cell 'check_preprocess_images' had been edited; it was graded as released."]
+
+
+def test_duplicated_locked_cell_is_kept_once():
+    """Is a second copy of a check cell left out, with a note?"""
+    notebook = student_copy()
+    notebook["cells"].append(json.loads(json.dumps(notebook["cells"][3])))
+    cells, notes = notebooks.repair(notebook, release())
+    assert keys(cells).count("check_preprocess_images") == 1
+    assert notes == ["The locked cell 'check_preprocess_images' appeared more than once; only its first copy was kept."]
+
+
+def test_split_exercise_keeps_both_halves_in_order():
+    """Do both halves of a split exercise cell run, the second as the learner's own cell (nbgrader allows one id)?"""
+    notebook = student_copy()
+    first = json.loads(json.dumps(notebook["cells"][2]))
+    first["source"] = "SCALE = 255"
+    notebook["cells"].insert(2, first)
+    cells, notes = notebooks.repair(notebook, release())
+    assert notes == []
+    assert [cell["source"] for cell in cells[2:4]] == ["SCALE = 255", notebook["cells"][3]["source"]]
+    assert keys(cells)[2:4] == ["preprocess_images", None]
+
+
+def test_deleted_cells_are_put_back_in_place():
+    """Are a deleted check cell and a deleted exercise put back after the released cell before each, with notes?"""
+    notebook = student_copy()
+    del notebook["cells"][6], notebook["cells"][5]  # one_hot_labels and its check
+    cells, notes = notebooks.repair(notebook, release())
+    assert keys(cells) == keys(release()["cells"])
+    assert cells[5]["source"].endswith("raise NotImplementedError()")
+    assert "hidden()" in cells[6]["source"]  # put back from the release nbgrader grades with
+    assert notes == ["The cell 'one_hot_labels' (the cell where you write it) had been deleted; it was put back as released.",
+                     "The cell 'check_one_hot_labels' (a locked cell) had been deleted; it was put back as released."]
+
+
+def test_added_cells_stay_and_lose_foreign_ids():
+    """Does a cell the learner added run where it stands, any grade id of its own dropped?"""
+    notebook = student_copy()
+    notebook["cells"].insert(4, cell("code", "my-own-id", "helper = 1", grade=True, points=99))
+    cells, notes = notebooks.repair(notebook, release())
+    assert notes == [] and cells[4]["source"] == "helper = 1" and notebooks.grade_id(cells[4]) is None
+    assert "nbgrader" not in cells[4]["metadata"]
+
+
+@pytest.mark.parametrize("broken", [
+    "not a cell",
+    {"cell_type": "code", "metadata": [], "source": "x = 1", "outputs": []},
+    {"cell_type": "code", "metadata": {"nbgrader": {"grade_id": ["a", "list"]}}, "source": "x = 1"},
+    {"cell_type": "code", "metadata": {}, "source": 42},
+    {"cell_type": "widget", "metadata": {}, "source": ""},
+], ids=["string", "list-metadata", "list-grade-id", "number-source", "unknown-type"])
+def test_malformed_cells_cost_nothing_else(broken):
+    """Does a malformed cell never crash the repair, leaving the rest of the notebook as it was?"""
+    notebook = student_copy()
+    notebook["cells"].insert(4, broken)
+    cells, notes = notebooks.repair(notebook, release())
+    assert [key for key in keys(cells) if key] == keys(release()["cells"])
+    assert len(notes) <= 1
+
+
+def test_repair_is_idempotent():
+    """Does repairing a repaired notebook change nothing and note nothing (nbgrader's door repairs, then grades)?"""
+    notebook = student_copy()
+    notebook["cells"][3]["source"] = "edited"
+    del notebook["cells"][6]
+    once, _ = notebooks.repair(notebook, release())
+    twice, notes = notebooks.repair({"cells": once}, release())
+    assert twice == once and notes == []
+
+
+def test_program_skips_checks_and_demonstrations_only_for_pytest():
+    """Does the pytest door run set-up and exercises, nbgrader's door the demonstrations too, and neither the checks?"""
+    cells, _ = notebooks.repair(student_copy(), release())
+    quick = [entry["id"] for entry in engine._program(cells, "02_preprocess", release(), demonstrations=False)]
+    full = [entry["id"] for entry in engine._program(cells, "02_preprocess", release(), demonstrations=True)]
+    assert quick == ["setup", "preprocess_images", "one_hot_labels"]
+    assert full == ["setup", "preprocess_images", "demo", "one_hot_labels"]
+
+
+# ---------------------------------------------------------------- reading a file as data
+
+
+def test_symlink_is_refused(tmp_path):
+    """Is a notebook that is a symbolic link (to solutions/, /dev/zero) refused, not followed?"""
+    target = tmp_path / "real.ipynb"
+    target.write_text(json.dumps(student_copy()))
+    link = tmp_path / "01_load_data.ipynb"
+    os.symlink(target, link)
+    with pytest.raises(notebooks.NotebookError, match="symbolic link"):
+        notebooks.read_notebook(link)
+    os.symlink("/dev/zero", tmp_path / "zero.ipynb")
+    with pytest.raises(notebooks.NotebookError, match="symbolic link"):
+        notebooks.read_notebook(tmp_path / "zero.ipynb")
+
+
+@pytest.mark.parametrize("content, words", [
+    (b'{"cells": [', "not valid JSON"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b"[1, 2]", "no list of cells"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+], ids=["truncated", "binary", "a-list", "deep"])
+def test_unreadable_files_say_why(tmp_path, content, words):
+    """Does each kind of unreadable file raise NotebookError with a reason, never another exception?"""
+    path = tmp_path / "02_preprocess.ipynb"
+    path.write_bytes(content)
+    with pytest.raises(notebooks.NotebookError, match=words):
+        notebooks.read_notebook(path)
+
+
+def test_fifo_is_refused(tmp_path):
+    """Is a FIFO in place of a notebook refused at once, never waited on?"""
+    path = tmp_path / "03_build_model.ipynb"
+    os.mkfifo(path)
+    with pytest.raises(notebooks.NotebookError, match="not a regular file"):
+        notebooks.read_notebook(path)
+
+
+# ---------------------------------------------------------------- nbgrader's glue
+
+
+def test_verdicts_score_as_nbgrader_scores_them():
+    """Does nbgrader's own determine_grade give full points for a passing verdict's outputs and zero for a failing one's?"""
+    check = nbformat.v4.new_code_cell("check()", metadata={
+        "nbgrader": {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "check_x"}})
+    check.outputs = [nbformat.from_dict(output) for output in
+                     _verdict_outputs(FunctionGrade("x", 2, 2, True, "✓ x: all checks passed"))]
+    assert determine_grade(check) == (2.0, 2.0)
+    check.outputs = [nbformat.from_dict(output) for output in
+                     _verdict_outputs(FunctionGrade("x", 0, 2, False, "Called x(). It returned 1, expected 2."))]
+    assert determine_grade(check) == (0, 2.0)
+    assert check.outputs[0].evalue == "Called x(). It returned 1, expected 2."
