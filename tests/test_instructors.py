@@ -233,6 +233,26 @@ def test_dask_local_cluster(tmp_path, variants, full_mnist_path):
         assert scores(course, student) == EXPECTED[student]
 
 
+def test_late_penalty_is_kept_by_autograde_class(tmp_path):
+    """With the "zero" late policy and a student 3 h late, does autograde-class record nbgrader's own penalty?"""
+    from nbgrader.api import Gradebook
+
+    penalties = {}
+    for door in ("plain", "class"):
+        course = classgrading.make_course(tmp_path / door, ["02_preprocess"], {"late": SOLUTIONS})
+        with open(course / "nbgrader_config.py", "a") as config:
+            config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+        nbgrader(course, "db", "assignment", "add", ASSIGNMENT, "--duedate=2027-01-01 00:00:00 UTC")
+        (course / "submitted" / "late" / ASSIGNMENT / "timestamp.txt").write_text("2027-01-01 03:00:00.000000 UTC")
+        if door == "plain":
+            nbgrader(course, "autograde", ASSIGNMENT)
+        else:
+            assert classgrading.autograde_class(course, progress=False)["graded"] == ["late"]
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            penalties[door] = gradebook.find_submission(ASSIGNMENT, "late").late_submission_penalty
+    assert penalties["class"] == penalties["plain"] == 4.0  # the whole lesson's 4 points, as "zero" takes
+
+
 def test_autograde_class_usage_errors(tmp_path, capsys):
     """Does autograde-class outside a course directory, or with no submissions, exit 2 with one line?"""
     from mnist_lessons.cli import main

@@ -216,7 +216,10 @@ def _read_grades(scratch, student, assignment):
                             for grade in notebook.grades}
             for notebook in submission.notebooks
         }
-        return {"grades": grades, "timestamp": submission.timestamp.isoformat() if submission.timestamp else None}
+        # nbgrader's AssignLatePenalties sets each notebook's penalty from the due date and the late policy.
+        penalties = {notebook.name: notebook.late_submission_penalty for notebook in submission.notebooks}
+        return {"grades": grades, "penalties": penalties,
+                "timestamp": submission.timestamp.isoformat() if submission.timestamp else None}
 
 
 def merge_result(course, result):
@@ -249,6 +252,8 @@ def merge_result(course, result):
                 row = gradebook.find_grade(name, notebook, assignment, student)
                 row.auto_score = grade["auto_score"]
                 row.needs_manual_grade = grade["auto_score"] is None
+        for notebook, penalty in result.get("penalties", {}).items():  # lost here before: late work counted in full
+            gradebook.find_submission_notebook(notebook, assignment, student).late_submission_penalty = penalty
         gradebook.db.commit()
 
 
