@@ -85,8 +85,11 @@ c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPr
 # the points to take off, named in c.AssignLatePenalties.plugin_class:
 #
 #     c.LateSubmissionPlugin.penalty_method = "zero"
-#
-# A shared exchange for `nbgrader release_assignment` / `collect` on a
-# multi-user JupyterHub (not needed when you copy submissions into submitted/):
+
+# nbgrader's exchange (release_assignment, fetch, submit, collect). Its default,
+# /usr/local/share/nbgrader/exchange, is created world-writable, as root if need
+# be: the course keeps its own, in exchange/ here (git-ignored), instead. On a
+# multi-user JupyterHub, point it at the hub's shared folder:
 #
 #     c.Exchange.root = "/srv/nbgrader/exchange"
+c.Exchange.root = os.path.join(ROOT, "exchange")

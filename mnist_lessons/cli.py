@@ -5,6 +5,7 @@
     mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample] [--out FILE]
     mnist-lessons lab   [--course DIR] [--dry-run] [-- JUPYTER-LAB-ARGS]
     mnist-lessons autograde-class [ASSIGNMENT] [--course-dir DIR] [--jobs N] [--scheduler ADDRESS] [--force]
+                                  [--student ID ...]
 
 Every failure a user can cause (a bad argument, bad data, an output folder
 that already holds a run) ends with one line on stderr and exit status 2.
@@ -98,6 +99,8 @@ def _build_parser():
     grade.add_argument("--scheduler", metavar="ADDRESS",
                        help="a Dask scheduler (tcp://host:8786) to grade on, instead of this machine's cores")
     grade.add_argument("--force", action="store_true", help="grade again students already graded")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="regrade only this student (repeat, or give a comma-separated list)")
     grade.set_defaults(handler=autograde_class_command)
 
     lab = commands.add_parser(
@@ -187,10 +190,11 @@ def autograde_class_command(args):
     if not classgrading.submitted_students(course, args.assignment):
         raise UsageError(f"no submissions in {course / 'submitted'}/*/{args.assignment}/")
     try:
+        only = [student for value in args.student for student in value.split(",") if student] if args.student else None
         report = classgrading.autograde_class(course, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
-                                              force=args.force)
-    except RuntimeError as err:
-        raise UsageError(str(err)) from None
+                                              force=args.force, only=only)
+    except (RuntimeError, ValueError) as err:
+        raise UsageError(f"--student: {err}" if isinstance(err, ValueError) else str(err)) from None
     print(f"Graded {len(report['graded'])} students in {report['seconds']:.0f} s"
           + (f"; {len(report['skipped'])} already graded, skipped" if report["skipped"] else ""))
     for student, notes in sorted(report["notes"].items()):

@@ -193,6 +193,21 @@ def test_newer_submission_is_graded_again(class_course):
     assert classgrading.is_graded(course, "mixed")
 
 
+def test_regrade_one_student(class_course, capsys):
+    """Does `autograde-class --student` regrade just that student, and refuse one with no submission, in one line?"""
+    from mnist_lessons.cli import main
+
+    course, _ = class_course
+    report = classgrading.autograde_class(course, progress=False, only=["mixed"])
+    assert report["graded"] == ["mixed"] and report["skipped"] == []
+    assert scores(course, "mixed") == EXPECTED["mixed"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["autograde-class", "--course-dir", str(course), "--student", "mixed,nobody"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"mnist-lessons: error: --student: no submission in {course / 'submitted'}/<student>/mnist/ for nobody"]
+
+
 def test_killed_run_resumes(tmp_path, variants, full_mnist_path):
     """Killed midway, does a run leave no half-written grades, and does the next run grade only the rest?"""
     students = {name: variants[name] for name in ("complete", "mixed", "untouched")}
@@ -251,6 +266,13 @@ def test_late_penalty_is_kept_by_autograde_class(tmp_path):
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             penalties[door] = gradebook.find_submission(ASSIGNMENT, "late").late_submission_penalty
     assert penalties["class"] == penalties["plain"] == 4.0  # the whole lesson's 4 points, as "zero" takes
+
+
+def test_release_keeps_to_the_course_directory(tmp_path):
+    """Does `nbgrader release_assignment` release into the course's own exchange/, not the system's?"""
+    course = classgrading.make_course(tmp_path, ["02_preprocess"])
+    nbgrader(course, "release_assignment", ASSIGNMENT)
+    assert (course / "exchange" / "mnist-lessons" / "outbound" / ASSIGNMENT / "02_preprocess.ipynb").is_file()
 
 
 def test_autograde_class_usage_errors(tmp_path, capsys):

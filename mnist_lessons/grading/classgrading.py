@@ -301,12 +301,21 @@ def is_graded(course, student, assignment=ASSIGNMENT):
         )
 
 
-def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None, force=False, progress=True):
-    """Autograde every submitted student in parallel; return {"graded": [...], "skipped": [...], "failed": {...}, "notes": {...}}."""
+def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None, force=False, progress=True,
+                    only=None):
+    """Autograde every submitted student in parallel; return {"graded": [...], "skipped": [...], "failed": {...}, "notes": {...}}.
+
+    ``only``: regrade just these students (graded again even if graded already).
+    """
     from tqdm import tqdm
 
     course = Path(course)
     students = submitted_students(course, assignment)
+    if only is not None:
+        unknown = sorted(set(only) - set(students))
+        if unknown:
+            raise ValueError(f"no submission in {course / 'submitted'}/<student>/{assignment}/ for {', '.join(unknown)}")
+        students, force = [student for student in students if student in set(only)], True
     todo = [student for student in students if force or not is_graded(course, student, assignment)]
     report = {"graded": [], "skipped": [s for s in students if s not in todo], "failed": {}, "notes": {}, "seconds": 0.0}
     started = time.monotonic()
