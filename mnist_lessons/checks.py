@@ -33,6 +33,7 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
 import warnings
 from collections.abc import Mapping
 
@@ -927,7 +928,7 @@ def _call(call, fn, *args, **kwargs):
         raise  # an exercise not done yet: its own message says so
     except Exception as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise AssertionError(
+        raise CheckFailed(
             f"Called {call}. It raised {type(err).__name__}{': ' + reason if reason else ''}"
         ) from err
 
@@ -975,9 +976,26 @@ def _silenced_fd(fd):
             os.close(saved)
 
 
+class CheckFailed(AssertionError):
+    """A check's verdict on a wrong answer. In a notebook it shows as the verdict alone, not as a traceback
+    through this module (IPython asks an exception for ``_render_traceback_``); nbgrader still sees an error."""
+
+    def _render_traceback_(self):
+        return verdict_lines(str(self))
+
+
+VERDICT_WIDTH = 100  # characters a line of a failed check's message holds, so no line hides behind a scroll bar
+
+
+def verdict_lines(message):
+    """A failed check as a notebook shows it: a red heading, then the message wrapped to a readable width."""
+    lines = [line for paragraph in message.splitlines() for line in textwrap.wrap(paragraph, VERDICT_WIDTH)]
+    return ["\x1b[1;31m✗ The check did not pass\x1b[0m", *lines]
+
+
 def _fail(message):
     __tracebackhide__ = True
-    raise AssertionError(message)
+    raise CheckFailed(message)
 
 
 def _passed(name, hidden):

@@ -163,5 +163,9 @@ def test_the_check_cell_agrees_on_honest_work(submissions, submission, tmp_path)
         for cell in notebook.cells:
             key = cell.metadata.get("nbgrader", {}).get("grade_id", "")
             if key.removeprefix("check_") in LESSONS[lesson] and key.startswith("check_"):
-                verdicts[key.removeprefix("check_")] = not any(o.output_type == "error" for o in cell.outputs)
+                errors = [output for output in cell.outputs if output.output_type == "error"]
+                verdicts[key.removeprefix("check_")] = not errors
+                for error in errors:  # the verdict alone, as a learner reads it: no traceback through checks.py
+                    assert error.ename == "CheckFailed" and len(error.traceback) <= 8, error.traceback
+                    assert error.traceback[1].startswith("Called ") and "checks.py" not in "".join(error.traceback)
         assert verdicts == _expected(submission)[lesson], lesson

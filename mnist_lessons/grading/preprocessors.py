@@ -39,7 +39,7 @@ from nbformat.v4.rwbase import rejoin_lines
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from mnist_lessons.checks import HIDDEN_PASSED, PASSED
+from mnist_lessons.checks import HIDDEN_PASSED, PASSED, verdict_lines
 from mnist_lessons.grading import engine, notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
@@ -132,8 +132,8 @@ def _verdict_outputs(verdict):
     if verdict.passed:
         text = f"{PASSED.format(name=verdict.name)}\n{HIDDEN_PASSED.format(name=verdict.name)}\n"
         return [{"output_type": "stream", "name": "stdout", "text": text}]
-    return [{"output_type": "error", "ename": "AssertionError", "evalue": verdict.message,
-             "traceback": [f"AssertionError: {verdict.message}"]}]
+    return [{"output_type": "error", "ename": "CheckFailed", "evalue": verdict.message,
+             "traceback": verdict_lines(verdict.message)}]
 
 
 class StripHiddenTests(NbGraderPreprocessor):
@@ -144,7 +144,7 @@ class StripHiddenTests(NbGraderPreprocessor):
             cell.source = notebooks.without_hidden_tests(cell.source).rstrip("\n")
             for output in cell.get("outputs", []):
                 if output.output_type == "error":
-                    # A traceback quotes the cell's lines, hidden ones included: keep its last line,
-                    # the check's message, which says what was called, what came back and what was expected.
-                    output.traceback = [f"{output.ename}: {output.evalue}"]
+                    # A traceback can quote the cell's lines, hidden ones included: show the verdict alone,
+                    # which says what was called, what came back and what was expected.
+                    output.traceback = verdict_lines(output.evalue)
         return cell, resources
