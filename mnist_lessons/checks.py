@@ -529,6 +529,10 @@ def _expect_network(call, model, keras):
             f"Called {call}. The model came back compiled, but the check expected an uncompiled "
             "model: compiling is lesson 04's step, compile_model."
         )
+    too_large = [units for _, units, _ in _layer_structure(model, keras) if isinstance(units, int) and units > 65_536]
+    if too_large:
+        _fail(f"Called {call}. A Dense layer has {too_large[0]:,} units, but the check expected {HIDDEN_UNITS} "
+              f"then {NUM_CLASSES}.")
     if not model.built:
         # The book's style, keras.Sequential([Dense(...), Dense(...)]) with no Input, builds on its
         # first batch; build it for MNIST's 784 pixels, as fit would.
@@ -1017,7 +1021,8 @@ def _summary(value):
         return f"a dict with the keys {', '.join(map(str, value))}"
     if isinstance(value, (bool, int, float, str, np.generic)):
         return f"{type(value).__name__} {value!r}"
-    return f"a {type(value).__name__}"
+    described = getattr(value, "grader_description", None)  # what the grader could not read (engine.Unreadable)
+    return described if isinstance(described, str) else f"a {type(value).__name__}"
 
 
 def _shape_text(name, array):

@@ -232,6 +232,68 @@ def test_handing_back_the_answer_key(tmp_path, source, words):
     assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images", *words)
 
 
+def test_answer_key_rebound_before_grading_is_still_refused(tmp_path):
+    """Does a notebook that keeps the real answer, then rebinds the package's name to a decoy, still earn nothing?"""
+    source = ("import mnist_lessons.preprocess\n"
+              "real = mnist_lessons.preprocess.preprocess_images\n"
+              "mnist_lessons.preprocess.preprocess_images = lambda images: None\n"
+              "def preprocess_images(images):\n    return real(images)\n")
+    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})),
+                                "preprocess_images", "the course's answer to this exercise")
+
+
+def test_answer_key_code_given_back_inside_the_function(tmp_path):
+    """Does a function that restores the answer key's code while it runs, then calls it, earn nothing?"""
+    source = ("import mnist_lessons.preprocess as p\n"
+              "saved = p.preprocess_images.__code__\n"
+              "def preprocess_images(images):\n"
+              "    p.preprocess_images.__code__ = saved\n"
+              "    return p.preprocess_images(images)\n")
+    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})),
+                                "preprocess_images", "the course's answer to this exercise")
+
+
+@pytest.mark.parametrize("sabotage", [
+    "os.remove('results/progress.jsonl'); os.mkfifo('results/progress.jsonl')",
+    "os.remove('output.log')",
+    "os.symlink('/dev/zero', 'results/one_hot_labels-1.npy')",
+], ids=["fifo-for-progress", "log-removed", "record-to-dev-zero"])
+def test_files_in_the_childs_folder_cannot_stall_the_grader(tmp_path, sabotage):
+    """Does the grader finish within its limits, never reading a FIFO or /dev/zero the learner's code left in its folder?"""
+    def add(notebook):
+        notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": f"import os\n{sabotage}\n",
+                                  "outputs": [], "execution_count": None})
+
+    started = time.monotonic()
+    result = grade(submission(tmp_path, change=add))
+    assert time.monotonic() - started < 200  # the limits are 4 s a function and 60 s a run
+    assert set(result.functions) == {"preprocess_images", "one_hot_labels"}
+
+
+def test_a_model_that_claims_huge_layers_is_not_built_by_the_grader(tmp_path):
+    """Is a model whose description claims Dense(10**7) refused before the grader builds it (it would take tens of GB)?"""
+    folder = submission(tmp_path, lesson="03_build_model", replace={"build_model": (
+        "import keras\n"
+        "def build_model():\n"
+        "    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(512, activation='relu'),\n"
+        "                              keras.layers.Dense(10, activation='softmax')])\n"
+        "    model.layers[0].units = 10**7\n"
+        "    return model\n")})
+    verdict = grade(folder, lesson="03_build_model", limits=grading.Limits(function_seconds=60)).functions["build_model"]
+    assert not verdict.passed and "larger than the grader builds" in verdict.message
+
+
+def test_the_same_model_handed_back_twice_is_caught(tmp_path):
+    """Does build_model returning one model object every time fail the hidden check, as in the learner's own kernel?"""
+    folder = submission(tmp_path, lesson="03_build_model", replace={"build_model": (
+        "import keras\n"
+        "_model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(512, activation='relu'),\n"
+        "                           keras.layers.Dense(10, activation='softmax')])\n"
+        "def build_model():\n    return _model\n")})
+    verdict = grade(folder, lesson="03_build_model", limits=grading.Limits(function_seconds=60)).functions["build_model"]
+    assert not verdict.passed and "same model object" in verdict.message
+
+
 def test_files_dropped_into_the_submission_change_nothing(tmp_path):
     """Do a conftest.py, pytest.ini and sitecustomize.py in the submission's folder leave the real verdict alone?"""
     evil = "import pytest\n@pytest.hookimpl(tryfirst=True)\ndef pytest_runtest_call(item):\n    pass\n"

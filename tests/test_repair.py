@@ -191,3 +191,63 @@ def test_verdicts_score_as_nbgrader_scores_them():
                      _verdict_outputs(FunctionGrade("x", 0, 2, False, "Called x(). It returned 1, expected 2."))]
     assert determine_grade(check) == (0, 2.0)
     assert check.outputs[0].evalue == "Called x(). It returned 1, expected 2."
+
+
+def test_deleted_exercise_comes_back_as_the_stub_not_the_solution():
+    """When the release is nbgrader's source (solutions/), is a deleted exercise put back without its solution?"""
+    source = release()
+    source["cells"][2]["source"] = ("def preprocess_images(images):\n    ### BEGIN SOLUTION\n    return images / 255\n"
+                                    "    ### END SOLUTION\n")
+    notebook = student_copy()
+    del notebook["cells"][2]
+    cells, _ = notebooks.repair(notebook, source)
+    restored = cells[2]["source"]
+    assert "images / 255" not in restored and "SOLUTION" not in restored
+    assert restored.rstrip().endswith('raise NotImplementedError("Exercise not done yet: replace this line with your code")')
+
+
+def test_exercise_turned_markdown_runs_as_code():
+    """Is an exercise cell the learner turned into markdown by mistake graded as the code cell it is?"""
+    notebook = student_copy()
+    notebook["cells"][2] = {"cell_type": "markdown", "metadata": notebook["cells"][2]["metadata"],
+                            "source": "def preprocess_images(images):\n    return images / 255"}
+    cells, _ = notebooks.repair(notebook, release())
+    assert cells[2]["cell_type"] == "code" and cells[2]["outputs"] == []
+
+
+def test_put_back_after_the_nearest_released_cell():
+    """Does a deleted set-up cell go back after the title, even when the learner moved another released cell to the end?"""
+    notebook = student_copy()
+    del notebook["cells"][1]  # the set-up cell
+    notebook["cells"].append(notebook["cells"].pop(3))  # the demonstration, moved to the end
+    cells, _ = notebooks.repair(notebook, release())
+    assert keys(cells)[:3] == ["md-1", "setup", "preprocess_images"]
+
+
+def test_every_cell_gets_a_unique_valid_id():
+    """After a split (both halves with one id) and a cell with a bad id, does every cell have its own valid id?"""
+    notebook = student_copy()
+    for number, cell in enumerate(notebook["cells"]):
+        cell["id"] = f"cell-{number}"
+    notebook["cells"].insert(2, json.loads(json.dumps(notebook["cells"][2])))
+    notebook["cells"][0]["id"] = "not a valid id!"
+    cells, _ = notebooks.repair(notebook, release())
+    ids = [cell["id"] for cell in cells]
+    assert len(set(ids)) == len(ids) and all(notebooks.CELL_ID.fullmatch(cell_id) for cell_id in ids)
+
+
+def test_repaired_notebook_is_valid_for_nbformat():
+    """Is a notebook of odd learner cells, once repaired, one nbformat's validator accepts (nbgrader validates after each step)?"""
+    notebook = student_copy()
+    notebook["cells"].insert(4, {"cell_type": "code", "metadata": {"collapsed": "yes", "tags": "x"}, "source": "x = 1",
+                                 "execution_count": "3"})
+    cells, _ = notebooks.repair(notebook, release())
+    nbformat.validate(nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
+
+
+def test_json_nested_too_deep_is_refused(tmp_path):
+    """Is a notebook whose JSON nests far deeper than any notebook refused as unreadable (no RecursionError later)?"""
+    path = tmp_path / "01_load_data.ipynb"
+    path.write_text('{"cells": [], "metadata": ' + "[" * 200 + "]" * 200 + "}")
+    with pytest.raises(notebooks.NotebookError, match="nested too deep"):
+        notebooks.read_notebook(path)

@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import shutil
+import stat
 import statistics
 import subprocess
 import sys
@@ -136,6 +137,16 @@ def submitted_students(course, assignment=ASSIGNMENT):
 
 
 def grade_student(course, student, assignment=ASSIGNMENT):
+    """``grade_one_student``, whose every failure is that student's alone: an error in the result, never a raise."""
+    try:
+        return grade_one_student(course, student, assignment)
+    except Exception as err:  # noqa: BLE001 -- one student never stops the class
+        return {"student": student, "assignment": assignment, "notes": [], "grades": {}, "files": {},
+                "timestamp": None, "seconds": 0.0,
+                "error": f"grading failed ({type(err).__name__}: {str(err).strip()[:300]})"}
+
+
+def grade_one_student(course, student, assignment=ASSIGNMENT):
     """Autograde one student's submission in a scratch copy of the course; return the grades and files as data.
 
     The student's submitted files are never changed, and only the lesson
@@ -185,18 +196,32 @@ def _take_submission(source, target, release):
         shutil.copy(timestamp, target)
     for release_path in sorted(release.glob("*.ipynb")):
         path = source / release_path.name
-        try:
-            notebook = notebooks.read_notebook(path)
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             notes.append(f"{path.name} was missing: nothing of it could be graded.")
             continue
-        except notebooks.NotebookError as err:
-            # As nbgrader's own reading does (preprocessors.ReadAsData): the untouched release, with the note.
-            notebook = json.loads(release_path.read_text(encoding="utf-8"))
-            notebook.setdefault("metadata", {}).setdefault(NOTES_KEY, {})["unreadable"] = \
-                notebooks.unreadable_note(path.name, err)
-        (target / path.name).write_text(json.dumps(notebook))
+        _copy_as_data(path, target / path.name)
     return notes
+
+
+def _copy_as_data(path, target):
+    """Copy one submitted notebook so that nbgrader's reading (preprocessors.ReadAsData) meets what the original is.
+
+    A regular file is copied, at most as much of it as a notebook may be; what the reading rule refuses without
+    reading (a symbolic link, a FIFO or other special file, a file too large) is copied as a stand-in of the same
+    kind, never followed, opened or read: a link to /dev/null, a FIFO, an empty file of the same size.
+    """
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        os.symlink(os.devnull, target)
+    elif not stat.S_ISREG(info.st_mode):
+        os.mkfifo(target)
+    elif info.st_size > notebooks.MAX_NOTEBOOK_BYTES:
+        with open(target, "wb") as stand_in:
+            stand_in.truncate(info.st_size)  # sparse: no disk, and the same size for the same note
+    else:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as file:
+            target.write_bytes(file.read(notebooks.MAX_NOTEBOOK_BYTES))
 
 
 def _engine_notes(autograded):
@@ -204,7 +229,7 @@ def _engine_notes(autograded):
     notes = []
     for path in sorted(autograded.glob("*.ipynb")):
         meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(NOTES_KEY, {})
-        notes += [note if note.startswith(path.name) else f"{path.name}: {note}" for note in meta.get("notes", [])]
+        notes += [note if note.startswith(path.name) else f"{path.name}: {note}" for note in map(str, meta.get("notes", []))]
     return notes
 
 

@@ -44,10 +44,12 @@ How a lesson is graded, and why:
 import concurrent.futures
 import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -64,10 +66,15 @@ from mnist_lessons.grading import notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
-NOTEBOOK_SECONDS = 240.0  # the whole child: cells, every function and Keras' import
+CELL_SECONDS = 120.0  # one cell, as nbgrader_config.py's c.Execute.timeout: lesson 06's set-up trains briefly
+NOTEBOOK_SECONDS = 240.0  # one run of the child: cells, every function and Keras' import
+LESSON_SECONDS = 600.0  # every run of the child for one lesson, the reruns after a crash or a hang included
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
 MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
+MAX_PROGRESS_BYTES = 4 * 1024**2  # the child's progress events: a few lines a cell
+MAX_RECORD_BYTES = 256 * 1024**2  # one function's recorded results, arrays included (the sample is 47 MB)
+MAX_ARRAYS = 1_000  # arrays one function's record may hold; the checks' calls return a few dozen
 POLL_SECONDS = 0.05
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an exercise not done
 
@@ -132,7 +139,9 @@ class SubmissionGrade:
 @dataclasses.dataclass(frozen=True)
 class Limits:
     function_seconds: float = FUNCTION_SECONDS
+    cell_seconds: float = CELL_SECONDS
     notebook_seconds: float = NOTEBOOK_SECONDS
+    lesson_seconds: float = LESSON_SECONDS
     memory_bytes: int = MEMORY_BYTES
     output_bytes: int = OUTPUT_BYTES
 
@@ -176,15 +185,18 @@ def zero_lesson(lesson, message):
     return grade
 
 
-def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstrations=False):
+def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstrations=False, repaired=()):
     """Grade one notebook (a dict); return (LessonGrade, repaired cells).
 
     With ``demonstrations``, every code cell runs but the checks (the nbgrader
     door), and each repaired code cell comes back with the outputs it made.
+    ``repaired``: the notes of a repair made before (nbgrader's door repairs in
+    its sanitizing stage), which this one, of a repaired notebook, cannot see.
     """
     started = time.perf_counter()
     cells, notes = notebooks.repair(submission, release)
-    grade = LessonGrade(lesson, {}, notes=list(notes))
+    notes = list(dict.fromkeys([*repaired, *notes]))
+    grade = LessonGrade(lesson, {}, notes=notes)
     program = _program(cells, lesson, release, demonstrations)
     run = _run_child(program, lesson, limits, keep_outputs=demonstrations)
     grade.notes.extend(run.notes)
@@ -245,11 +257,12 @@ class _ChildRun:
 
 
 def _run_child(program, lesson, limits, keep_outputs=False):
-    """Run the sandbox until every function is recorded or given up on."""
+    """Run the sandbox until every function is recorded or given up on, within the lesson's time budget."""
     run = _ChildRun()
     functions = list(LESSONS[lesson])
     skip = []
-    for _ in range(len(program) + len(functions) + 1):  # each round removes a cell or a function
+    started = time.monotonic()
+    while True:
         outcome = _run_child_once(program, lesson, functions, skip, limits, keep_outputs)
         run.recorded.update(outcome["recorded"])
         run.outputs.update(outcome["outputs"])
@@ -259,7 +272,8 @@ def _run_child(program, lesson, limits, keep_outputs=False):
         culprit, reason = outcome["culprit"], outcome["reason"]
         if culprit is None:
             break
-        if culprit.startswith("cell:"):
+        ids = [entry["id"] for entry in program]
+        if culprit.startswith("cell:") and culprit[5:] in ids:
             # The process died or hung in a cell: an exercise's cell costs that exercise; a
             # set-up cell or one the learner added is left out, and the rest runs again.
             cell_id = culprit[5:]
@@ -270,12 +284,26 @@ def _run_child(program, lesson, limits, keep_outputs=False):
                 if entry["id"] == cell_id:
                     run.outputs[entry["index"]] = ([_stopped_output(reason)], None)
             program = [entry for entry in program if entry["id"] != cell_id]
-        else:
+        elif culprit in functions and culprit not in skip:
             run.problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
+        else:  # nothing to leave out that would let another run get further
+            _give_up(run, functions, f"the grading process {reason}")
+            break
         skip = sorted(set(skip) | set(run.problems) | set(run.recorded))  # run only what is left
         if all(name in run.recorded or name in run.problems for name in functions):
             break
+        if time.monotonic() - started > limits.lesson_seconds:
+            _give_up(run, functions, f"grading the lesson took longer than the {limits.lesson_seconds:g} s it may "
+                                     "take in all (cells that hang, one after another?)")
+            break
     return run
+
+
+def _give_up(run, functions, why):
+    """Zero every function not yet recorded or failed, saying why."""
+    for name in functions:
+        if name not in run.recorded and name not in run.problems:
+            run.problems[name] = f"{name} could not be graded: {why}."
 
 
 def _stopped_output(reason):
@@ -314,11 +342,14 @@ def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
                 start_new_session=True,  # its own process group, killed as one
             )
             try:
-                process.stdin.write(json.dumps(request).encode())
-                process.stdin.close()
-            except BrokenPipeError:
-                pass
-            reason = _watch(process, out / "progress.jsonl", log_path, limits)
+                try:
+                    process.stdin.write(json.dumps(request).encode())
+                    process.stdin.close()
+                except BrokenPipeError:
+                    pass
+                reason = _watch(process, out / "progress.jsonl", log, limits)
+            finally:
+                _kill(process)  # its whole process group, whatever it started, even after a clean exit
         events = _events(out / "progress.jsonl")
         recorded = {}
         for name in functions:
@@ -355,18 +386,18 @@ def _read_outputs(path, program):
     indexes = {entry["id"]: entry["index"] for entry in program}
     outputs = {}
     try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_OUTPUTS_BYTES)
+        raw = _read_bounded(path, MAX_OUTPUTS_BYTES)
     except OSError:
         return outputs
     for line in raw.decode("utf-8", errors="replace").splitlines():
         with contextlib.suppress(ValueError, RecursionError):
             entry = json.loads(line)
-            if not isinstance(entry, dict) or entry.get("id") not in indexes:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or entry["id"] not in indexes:
                 continue
-            cell_outputs = [output for output in entry.get("outputs", []) if _is_output(output)]
+            given = entry.get("outputs")
+            cell_outputs = [output for output in given if _is_output(output)] if isinstance(given, list) else []
             count = entry.get("execution_count")
-            outputs[indexes[entry["id"]]] = (cell_outputs, count if isinstance(count, int) else None)
+            outputs[indexes[entry["id"]]] = (cell_outputs, count if _is_count(count) else None)
     return outputs
 
 
@@ -376,6 +407,10 @@ OUTPUT_FIELDS = {
     "execute_result": {"data": dict, "metadata": dict},
     "error": {"ename": str, "evalue": str, "traceback": list},
 }
+
+
+def _is_count(value):
+    return type(value) is int and value >= 0  # not a bool, not negative: nbformat's schema
 
 
 def _is_output(output):
@@ -388,12 +423,13 @@ def _is_output(output):
     if "data" in fields and not all(isinstance(key, str) and isinstance(value, (str, dict, list))
                                     for key, value in output["data"].items()):
         return False
-    if output["output_type"] == "execute_result" and not isinstance(output.get("execution_count"), (int, type(None))):
+    if output["output_type"] == "execute_result" and not (output.get("execution_count") is None
+                                                           or _is_count(output["execution_count"])):
         return False
     return output["output_type"] != "error" or all(isinstance(line, str) for line in output["traceback"])
 
 
-def _watch(process, progress_path, log_path, limits):
+def _watch(process, progress_path, log, limits):
     """Wait for the child; kill it when it overruns a limit. Return None, or why it was stopped."""
     started = time.monotonic()
     call_started, current = None, None
@@ -409,11 +445,11 @@ def _watch(process, progress_path, log_path, limits):
         reason = None
         if now - started > limits.notebook_seconds:
             reason = f"took longer than the {limits.notebook_seconds:g} s a whole notebook may take"
-        elif call_started is not None and now - call_started > limits.function_seconds:
-            reason = f"took longer than {limits.function_seconds:g} s (a loop that never ends?)"
+        elif call_started is not None and now - call_started > _limit_of(current, limits):
+            reason = f"took longer than {_limit_of(current, limits):g} s (a loop that never ends?)"
         elif _resident_bytes(process.pid) > limits.memory_bytes:
             reason = f"used more than {limits.memory_bytes / 1024**3:g} GiB of memory"
-        elif log_path.stat().st_size > limits.output_bytes:
+        elif os.fstat(log.fileno()).st_size > limits.output_bytes:  # our own descriptor: no path to swap
             reason = f"printed more than {limits.output_bytes / 1024**2:g} MB of output (output without end?)"
         if reason:
             _kill(process)
@@ -422,18 +458,66 @@ def _watch(process, progress_path, log_path, limits):
     return None
 
 
+def _limit_of(event, limits):
+    return limits.function_seconds if event.get("kind") == "call" else limits.cell_seconds
+
+
+def _read_bounded(path, limit):
+    """The bytes of a file the child wrote, read as data: a regular file only, never followed, at most ``limit``.
+
+    The child runs learner code in the folder these files are in: one could be a FIFO (a read would wait
+    forever), a link to /dev/zero, or enormous.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{Path(path).name} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{Path(path).name} is {info.st_size:,} bytes, more than {limit:,}")
+        return file.read(limit)
+
+
 def _kill(process):
+    """SIGKILL the child's process group and every process of its session (a grandchild in a group of its own)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+    for member in _session_members(process.pid):
+        if int(member) != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(member), signal.SIGKILL)
     process.wait()
 
 
 def _resident_bytes(pid):
+    """Resident memory of the child and every process of its session (it was started in a new one)."""
+    total = 0
+    for entry in _session_members(pid):
+        try:
+            with open(f"/proc/{entry}/statm") as statm:
+                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            pass  # not Linux, or the process just ended
+    return total
+
+
+def _session_members(session):
+    """The processes whose session is ``session`` (on Linux; just the leader elsewhere)."""
+    members = []
     try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0  # not Linux, or the process just ended
+        entries = os.listdir("/proc")
+    except OSError:
+        return [session]
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat_file:
+                    fields = stat_file.read().rsplit(")", 1)[1].split()  # after the command's name, which may hold spaces
+                if int(fields[3]) == session:  # field 6 of stat, the session id
+                    members.append(entry)
+            except (OSError, ValueError, IndexError):
+                continue
+    return members or [session]
 
 
 def _death_reason(returncode):
@@ -447,7 +531,7 @@ def _death_reason(returncode):
 
 def _events(path):
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = _read_bounded(path, MAX_PROGRESS_BYTES).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return []
     events = []
@@ -463,22 +547,30 @@ def _culprit(events):
     """The cell or function that was running when the child stopped."""
     for event in reversed(events):
         if event.get("phase") == "start":
-            return event.get("name") if event.get("kind") == "call" else f"cell:{event.get('id')}"
+            return str(event.get("name")) if event.get("kind") == "call" else f"cell:{event.get('id')}"
         if event.get("phase") == "end":
             return None
     return None
 
 
 def _load_record(out, name):
+    """What the child recorded for one function, read within bounds; {"error": ...} when it cannot be."""
+    budget = MAX_RECORD_BYTES
     try:
-        record = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-        record["_folder"] = out
-        record["_arrays"] = {
-            file.name: np.load(file, allow_pickle=False) for file in out.glob(f"{name}-*.npy")
-        }
+        raw = _read_bounded(out / f"{name}.json", budget)
+        record = json.loads(raw.decode("utf-8"))
+        calls = record.get("calls") if isinstance(record, dict) else None
+        if not (isinstance(calls, dict) and all(isinstance(calls.get(key, []), list) for key in ("visible", "hidden"))):
+            raise ValueError("they are not a record of calls")
+        record["_arrays"] = {}
+        budget -= len(raw)
+        for file in sorted(out.glob(f"{name}-*.npy"))[:MAX_ARRAYS]:
+            data = _read_bounded(file, budget)
+            budget -= len(data)
+            record["_arrays"][file.name] = np.load(io.BytesIO(data), allow_pickle=False)
         return record
-    except (OSError, ValueError) as err:
-        return {"error": f"its results could not be read ({err})"}
+    except (OSError, ValueError, RecursionError, EOFError) as err:
+        return {"error": f"its results could not be read ({_first_line(err)})"}
 
 
 def _backend():
@@ -500,6 +592,7 @@ class _Replay:
                       "hidden": list(record.get("calls", {}).get("hidden", []))}
         self.hidden = False
         self.optimizers = {}
+        self.models = {}  # model_id -> the model rebuilt for it
 
     def __call__(self, *args, **kwargs):
         queue = self.calls["hidden" if self.hidden else "visible"]
@@ -570,7 +663,18 @@ class _Replay:
         return Unreadable(value.get("what", "a value") if isinstance(value, dict) else "a value")
 
     def _model(self, encoded):
+        token = encoded.get("model_id")
+        if type(token) is int and token in self.models:
+            return self.models[token]
+        model = self._build_model(encoded)
+        if type(token) is int:
+            self.models[token] = model
+        return model
+
+    def _build_model(self, encoded):
         keras = _keras()
+        if _largest_size(encoded.get("config")) > MAX_LAYER_SIZE:
+            return Unreadable(f"a Keras model with a layer larger than the grader builds ({MAX_LAYER_SIZE:,} units)")
         try:
             model = keras.saving.deserialize_keras_object(encoded["config"], safe_mode=True)
         except Exception as err:  # noqa: BLE001 -- anything the description holds that Keras refuses
@@ -608,11 +712,35 @@ class _Replay:
             model.set_weights(weights)
 
 
+def _largest_size(config):
+    """The largest layer size a model's description asks for (units, filters, input dimensions), found without recursion."""
+    largest, stack = 0, [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in SIZE_KEYS and type(item) is int:
+                    largest = max(largest, item)
+                elif key in SHAPE_KEYS and isinstance(item, list):
+                    largest = max([largest] + [dim for dim in item if type(dim) is int])
+                else:
+                    stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return largest
+
+
+MAX_LAYER_SIZE = 65_536  # units or input size of any layer the grader rebuilds; the course's largest is 784
+SIZE_KEYS = ("units", "filters", "input_dim", "output_dim")
+SHAPE_KEYS = ("batch_shape", "batch_input_shape", "shape", "input_shape", "build_input_shape")
+
+
 class Unreadable:
     """What the grader sees where the learner's function returned something it cannot read as data."""
 
     def __init__(self, what):
         self.what = what
+        self.grader_description = what  # how checks._summary names it in a message
 
     def __repr__(self):
         return f"<{self.what}>"

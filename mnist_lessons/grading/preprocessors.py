@@ -64,6 +64,8 @@ class ReadAsData(NotebookExporter):
                                      modified_date=datetime.date.today().strftime("%B %d, %Y"))
         try:
             nb = _as_node(notebooks.read_notebook(filename))
+            if getattr(self.parent, "_sanitizing", True):  # the learner's own file: only the grader writes our notes
+                nb.metadata.pop(NOTES_KEY, None)
         except notebooks.NotebookError as err:
             nb = _as_node(_release(self, resources, "release_directory"))
             nb.metadata.setdefault(NOTES_KEY, {})["unreadable"] = notebooks.unreadable_note(name, err)
@@ -113,7 +115,8 @@ class GradeInSandbox(NbGraderPreprocessor):
         if unreadable:  # the file could not be read (ReadAsData): graded as every door grades it, zero
             grade, cells = engine.zero_lesson(lesson, unreadable), [dict(cell) for cell in nb.cells]
         else:
-            grade, cells = engine.grade_notebook(nb, lesson, release=_release(self, resources), demonstrations=True)
+            grade, cells = engine.grade_notebook(nb, lesson, release=_release(self, resources), demonstrations=True,
+                                                 repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []))
         checks = {BY_NAME[name].check_id: name for name in LESSONS[lesson]}
         for cell in cells:
             name = checks.get(notebooks.grade_id(cell))

@@ -67,6 +67,7 @@ _asarray = np.asarray
 _ndarray = np.ndarray
 _generic = np.generic
 _dtype = np.dtype
+_code_type = type(_limit_self.__code__)
 _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
@@ -96,6 +97,7 @@ def main():
         progress.write(_json_dumps(fields) + "\n")
         progress.flush()
 
+    ANSWER_KEYS.update(_answer_keys())  # before any cell: what the cells rebind changes nothing
     checks = _pristine_checks()  # the checks as the course wrote them, out of the learner's reach
     quiet = checks._quiet
     # Here the checks only hand the learner's function its inputs; the grader's replay decides. So no
@@ -322,7 +324,8 @@ class Recorder:
                 result = self.function(*args, **kwargs)
         except BaseException as err:  # noqa: BLE001 -- recorded, then raised again for the check
             record["raised"] = {"type": _type(err).__name__, "message": _first_line(err),
-                                "answer_key": _isinstance(err, PermissionError) and str(err) == ANSWER_KEY_REFUSED}
+                                "answer_key": _isinstance(err, (PermissionError, AnswerKeyRestored))
+                                and str(err) == ANSWER_KEY_REFUSED}
             if _isinstance(err, NotImplementedError):
                 raise
             raise RuntimeError(record["raised"]["message"]) from None
@@ -401,6 +404,7 @@ class Recorder:
             "config": json.loads(_json_dumps(config, default=str)),  # plain JSON, nothing else
             "weights": [self._array(weight) for weight in model.get_weights()],
             "optimizer_id": id(model.optimizer) if getattr(model, "optimizer", None) is not None else None,
+            "model_id": id(model),  # the same model handed back twice comes back as one object in the replay
         }
 
     def _encode_changed(self, arg, before):
@@ -424,17 +428,30 @@ def _snapshot(arg):
     return None
 
 
-def _answer_key_identity(name, function):
-    """The answer key's name when ``function`` is the package's own answer (or a copy of its code), else None."""
+def _answer_keys():
+    """{exercise: [(function, its code)]}: the package's answers, found before any learner code can rebind them."""
     import importlib
 
-    for entry in ANSWER_KEY.get(name, ()):
-        module_name, attribute = entry.split(":")
-        reference = getattr(importlib.import_module(f"mnist_lessons.{module_name}"), attribute)
+    keys = {}
+    for name, entries in ANSWER_KEY.items():
+        for entry in entries:
+            module_name, attribute = entry.split(":")
+            function = getattr(importlib.import_module(f"mnist_lessons.{module_name}"), attribute)
+            keys.setdefault(name, []).append((function, function.__code__))
+    return keys
+
+
+ANSWER_KEYS = {}  # filled by main() before the first cell runs
+
+
+def _answer_key_identity(name, function):
+    """The answer key's name when ``function`` is the package's own answer (or a copy of its code), else None."""
+    for reference, code in ANSWER_KEYS.get(name, ()):
         candidate = function
         for _ in range(5):  # through functools.wraps / partial layers
-            if candidate is reference or getattr(candidate, "__code__", None) is reference.__code__:
-                return f"mnist_lessons.{attribute}"
+            found = getattr(candidate, "__code__", None)
+            if candidate is reference or found is code or (_isinstance(found, _code_type) and found == code):
+                return f"mnist_lessons.{reference.__name__}"
             candidate = getattr(candidate, "__wrapped__", None) or getattr(candidate, "func", None)
             if candidate is None:
                 break
@@ -448,27 +465,31 @@ def _refuse(*args, **kwargs):
     raise PermissionError("the course's own answer to this exercise was called")  # builtins only: any globals
 
 
+_REFUSE_CODE = _refuse.__code__
+
+
+class AnswerKeyRestored(Exception):
+    """The learner's function gave the answer key its code back while it ran."""
+
+
 @contextlib.contextmanager
 def _answer_key_locked(name):
     """While the learner's function runs, the package's answer to the same exercise refuses to run.
 
-    The answer's code is swapped, not the name it is found by, so a copy of the name bound
-    earlier (``_ref = ml.preprocess_images``) refuses too.
+    The answer's code is swapped, not the name it is found by, so a copy of the name bound earlier
+    (``_ref = ml.preprocess_images``) refuses too; a function that swaps the code back is caught after.
     """
-    import importlib
-
-    swapped = []
-    for entry in ANSWER_KEY.get(name, ()):
-        module_name, attribute = entry.split(":")
-        function = getattr(importlib.import_module(f"mnist_lessons.{module_name}"), attribute)
-        if getattr(function, "__code__", None) is not None and not function.__code__.co_freevars:
-            swapped.append((function, function.__code__))
-            function.__code__ = _refuse.__code__
+    swapped = [(function, code) for function, code in ANSWER_KEYS.get(name, ()) if not code.co_freevars]
+    for function, _ in swapped:
+        function.__code__ = _REFUSE_CODE
     try:
         yield
     finally:
+        restored = [function for function, _ in swapped if function.__code__ is not _REFUSE_CODE]
         for function, code in reversed(swapped):
             function.__code__ = code
+        if restored:
+            raise AnswerKeyRestored(ANSWER_KEY_REFUSED)
 
 
 def _keras():
