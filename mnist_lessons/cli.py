@@ -331,7 +331,10 @@ def _save_run(out, model, metrics, data, history, matrix, predicted):
     }
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=100)
-    model.save(out / "model.keras")
+    from mnist_lessons.backend import quiet_tensorflow
+
+    with quiet_tensorflow():  # Keras' saving imports TensorFlow when it is installed, even on JAX
+        model.save(out / "model.keras")
     # metrics.json last, written whole then renamed: its presence means the run finished.
     partial = out / "metrics.json.partial"
     partial.write_text(json.dumps(metrics, indent=2) + "\n")

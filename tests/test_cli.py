@@ -78,11 +78,9 @@ def test_train_prints_predicted_against_actual(sample_run):
 
 
 def test_train_keeps_stderr_clean(sample_run):
-    """Is stderr free of TensorFlow's start-up INFO lines?"""
+    """Does a whole training run write nothing at all to stderr (TensorFlow's start-up lines included)?"""
     completed, _ = sample_run
-    assert "oneDNN" not in completed.stderr
-    assert "cuda drivers" not in completed.stderr
-    assert "absl::InitializeLog" not in completed.stderr
+    assert completed.stderr == ""
 
 
 def test_train_refuses_to_overwrite_a_run(sample_run, capsys):
