@@ -2,13 +2,15 @@
 
 One module per step of the pipeline, in lesson order:
 
-- ``data``        lesson 01, loading MNIST from a file, Keras or the bundled sample
+- ``data``        lesson 01, the MNIST inside the package, or a file of one's own
 - ``preprocess``  lesson 02, flattening and scaling images, one-hot labels
 - ``model``       lesson 03, the Dense(512, relu) -> Dense(10, softmax) network
 - ``training``    lessons 04 and 05, compiling and fitting the model
 - ``evaluate``    lesson 06, test figures, predictions and the confusion matrix
 - ``plots``       every lesson, the figures a learner looks at
+- ``checks``      every lesson, the self-checks behind the check cells
 - ``cli``         the ``mnist-lessons`` command
+- ``grading``     the grading engine behind ``pytest autograder/`` and nbgrader
 
 Public names are importable from the package itself. They are loaded lazily
 (PEP 562), so that ``import mnist_lessons`` and ``mnist-lessons data`` do not
