@@ -65,13 +65,14 @@ def test_completed_lesson_runs_in_jupyterlab(page, lab_server, lesson):
 
 
 def test_wrong_exercise_shows_its_failure(page, lab_server):
-    """Does a deliberately wrong exercise show its check's failure message, where JupyterLab stops?"""
+    """Does a deliberately wrong exercise show its check's verdict alone (no traceback), where JupyterLab stops?"""
     open_notebook(page, lab_server, "wrong/02_preprocess.ipynb")
     run_all_cells(page, until_error=True)
     errors = page.locator(ERROR_OR_STDERR).all_inner_texts()
     assert len(errors) == 1
-    assert "AssertionError" in errors[0] and "Called preprocess_images(" in errors[0]
+    assert "The check did not pass" in errors[0] and "Called preprocess_images(" in errors[0]
     assert "expected (3, 784)" in errors[0]
+    assert len(errors[0].strip().splitlines()) <= 8 and "checks.py" not in errors[0]  # the verdict, not a traceback
 
 
 @pytest.mark.parametrize("folder, verdict", [("work", "Success! Your notebook passes all the tests."),
