@@ -76,6 +76,7 @@ MAX_PROGRESS_BYTES = 4 * 1024**2  # the child's progress events: a few lines a c
 MAX_RECORD_BYTES = 256 * 1024**2  # one function's recorded results, arrays included (the sample is 47 MB)
 MAX_ARRAYS = 1_000  # arrays one function's record may hold; the checks' calls return a few dozen
 POLL_SECONDS = 0.05
+SESSION_POLLS = 10  # the whole session's memory every 10th poll (a scan of /proc, ~3 ms); the child's own every poll
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an exercise not done
 
 
@@ -433,8 +434,10 @@ def _watch(process, progress_path, log, limits):
     """Wait for the child; kill it when it overruns a limit. Return None, or why it was stopped."""
     started = time.monotonic()
     call_started, current = None, None
+    polls = 0
     while process.poll() is None:
         now = time.monotonic()
+        polls += 1
         events = _events(progress_path)
         last = events[-1] if events else None
         if last is not None and last.get("phase") == "start":
@@ -447,7 +450,7 @@ def _watch(process, progress_path, log, limits):
             reason = f"took longer than the {limits.notebook_seconds:g} s a whole notebook may take"
         elif call_started is not None and now - call_started > _limit_of(current, limits):
             reason = f"took longer than {_limit_of(current, limits):g} s (a loop that never ends?)"
-        elif _resident_bytes(process.pid) > limits.memory_bytes:
+        elif _resident_bytes(process.pid, whole_session=polls % SESSION_POLLS == 0) > limits.memory_bytes:
             reason = f"used more than {limits.memory_bytes / 1024**3:g} GiB of memory"
         elif os.fstat(log.fileno()).st_size > limits.output_bytes:  # our own descriptor: no path to swap
             reason = f"printed more than {limits.output_bytes / 1024**2:g} MB of output (output without end?)"
@@ -489,10 +492,10 @@ def _kill(process):
     process.wait()
 
 
-def _resident_bytes(pid):
-    """Resident memory of the child and every process of its session (it was started in a new one)."""
+def _resident_bytes(pid, whole_session=True):
+    """Resident memory of the child, and of every process of its session (it was started in a new one)."""
     total = 0
-    for entry in _session_members(pid):
+    for entry in _session_members(pid) if whole_session else [pid]:
         try:
             with open(f"/proc/{entry}/statm") as statm:
                 total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
