@@ -46,6 +46,18 @@ c.ClearSolutions.code_stub = {
     "python": '# YOUR CODE HERE\nraise NotImplementedError("Exercise not done yet: replace this line with your code")',
 }
 
+# Hints on request: under each exercise of solutions/, a short "Stuck?" cell (tagged `hint`) tells the learner
+# to call checks.hint("name") for the idea, then the function to use, and checks.solution("name").
+# For a graded class, turn them off: set this to True and regenerate course/ (the command above); the
+# release then has no hint cells. (The package itself still holds the hints, as it holds its own answers.)
+c.ClearHints.enabled = False
+
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from mnist_lessons.grading.clearhints import ClearHints  # noqa: E402
+
+# ClearHints runs first, so that nbgrader's own steps (checksums, the gradebook) never see a hint cell.
+c.GenerateAssignment.preprocessors = [ClearHints, *GenerateAssignment.class_traits()["preprocessors"].default()]
+
 # Seconds each cell may run when nbgrader executes a notebook itself (validate;
 # autograde runs the notebook in the course's grading engine, with its own
 # limits). Under NBGRADER_EXECUTION, which nbgrader sets, the lessons train on
@@ -56,21 +68,22 @@ c.Execute.timeout = 120
 # The course's grading engine inside nbgrader's own pipelines (mnist_lessons/grading/preprocessors.py says
 # why): RepairCells takes the place of DeduplicateIds and OverwriteCells, so a notebook is repaired by the
 # same rule as in `pytest autograder/`; GradeInSandbox takes the place of Execute, so no learner code runs
-# in nbgrader's kernel, and each check cell's output is written from the engine's verdict. The other steps
-# are nbgrader's own, in its own order. Feedback shows no hidden tests.
+# in nbgrader's kernel, and each check cell's output is written from the engine's verdict. SaveNotes keeps
+# the grader's notes in the gradebook (as comments, shown in the feedback) and flags the notebook for
+# review. The other steps are nbgrader's own, in its own order. Feedback shows no hidden tests.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearOutput, GetGrades, IgnorePattern, LimitOutput,
     OverwriteKernelspec, SaveAutoGrades,
 )
 from mnist_lessons.grading.preprocessors import (  # noqa: E402
-    GradeInSandbox, ReadAsData, RepairCells, StripHiddenTests,
+    GradeInSandbox, ReadAsData, RepairCells, SaveNotes, StripHiddenTests,
 )
 
 c.Autograde.exporter_class = ReadAsData  # a notebook nbgrader cannot read costs its lesson, not the student
 c.Autograde.sanitize_preprocessors = [RepairCells, ClearOutput, OverwriteKernelspec, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [
-    GradeInSandbox, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    GradeInSandbox, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, SaveNotes,
     AssignLatePenalties, CheckCellMetadata,
 ]
 c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]

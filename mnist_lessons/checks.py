@@ -7,7 +7,8 @@ line ("✓ preprocess_images: all checks passed") or raises an ``AssertionError`
 that says what was called, what came back and what was expected, with a hint
 where one helps. ``hidden=True`` runs the extra edge cases that nbgrader keeps
 out of the student version (between ``### BEGIN HIDDEN TESTS`` and
-``### END HIDDEN TESTS``).
+``### END HIDDEN TESTS``). ``hint`` and ``solution`` (from ``mnist_lessons.hints``)
+give the tiered help a lesson's "Stuck?" line offers.
 
 Rules every check keeps:
 
@@ -42,6 +43,7 @@ import numpy as np
 from mnist_lessons import data as reference_data
 from mnist_lessons import evaluate as reference_evaluate
 from mnist_lessons import preprocess as reference_preprocess
+from mnist_lessons.hints import hint, solution  # noqa: F401 -- the lessons' "Stuck?" lines call checks.hint(...)
 
 NUM_CLASSES = reference_preprocess.NUM_CLASSES  # the digits 0-9
 NUM_PIXELS = reference_preprocess.NUM_PIXELS  # 784 inputs per flattened image

@@ -1,0 +1,110 @@
+"""Hints on request for every exercise, one tier at a time, and a record of those seen (every lesson).
+
+In a lesson, ``checks.hint("preprocess_images")`` shows the first hint (the
+idea), a second call the next one (the function to use);
+``checks.hint(name, 3)`` or ``checks.solution(name)`` shows a solution. The
+hints themselves are in the exercise registry (``grading/registry.py``).
+
+Each hint shown is recorded in ``HINTS_SEEN_FILE``, in the kernel's working
+folder, which JupyterLab makes the notebook's own: ``mnist-lessons progress``
+reads it there. The record is written atomically and never stops a hint:
+where it cannot be written, the hint is shown all the same.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from mnist_lessons.grading.registry import BY_NAME
+
+HINTS_SEEN_FILE = ".mnist-lessons-hints.json"  # beside the learner's notebooks; a dot file, so the lab hides it
+TIERS = ("idea", "api", "solution")  # tier 1, 2, 3
+LAST_HINT = 2  # hint() steps through tiers 1 and 2; the solution only when asked for by name or number
+MAX_RECORD_BYTES = 64 * 1024  # far above 11 exercises' worth; a larger file is not ours
+
+_shown = {}  # name -> the highest tier shown in this kernel
+
+
+def hint(name, tier=None):
+    """Show the next hint for the exercise ``name`` (or tier 1, 2 or 3, where 3 is a solution)."""
+    exercise = BY_NAME.get(name)
+    if exercise is None:
+        _show(f"There is no exercise named {name!r}. The exercises are: {', '.join(BY_NAME)}.")
+        return
+    if tier is None:
+        tier = min(max(_shown.get(name, 0), read_hints_seen().get(name, 0)) + 1, LAST_HINT)
+    if tier not in (1, 2, 3):
+        _show(f'Hints go from 1 to 3 (3 is a solution): try checks.hint("{name}", 1).')
+        return
+    _shown[name] = max(_shown.get(name, 0), tier)
+    _record(name, tier)
+    _show(hint_text(name, tier))
+
+
+def solution(name):
+    """Show a solution to the exercise ``name``: the last tier of its hints."""
+    hint(name, 3)
+
+
+def hint_text(name, tier):
+    """The markdown a learner sees for one tier of one exercise's hints."""
+    hints = BY_NAME[name].hints
+    if tier == 3:
+        return (f"**Solution to `{name}`** (one way among others; read it, then write it in your own words):\n\n"
+                f"```python\n{hints.solution}\n```")
+    text = f"**Hint {tier} of {LAST_HINT} for `{name}`:** {getattr(hints, TIERS[tier - 1])}"
+    if tier < LAST_HINT:
+        return text + f'\n\n*Still stuck? `checks.hint("{name}")` again gives the next hint.*'
+    return text + f'\n\n*That was the last hint. `checks.solution("{name}")` shows a solution.*'
+
+
+def read_hints_seen(folder="."):
+    """{exercise: highest tier seen} from ``HINTS_SEEN_FILE`` in ``folder``; {} when it is missing or not ours."""
+    path = Path(folder) / HINTS_SEEN_FILE
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_RECORD_BYTES + 1)
+        record = json.loads(raw) if len(raw) <= MAX_RECORD_BYTES else None
+    except (OSError, ValueError):
+        return {}
+    seen = record.get("hints_seen") if isinstance(record, dict) else None
+    if not isinstance(seen, dict):
+        return {}
+    return {name: tier for name, tier in seen.items()
+            if name in BY_NAME and isinstance(tier, int) and not isinstance(tier, bool) and 1 <= tier <= 3}
+
+
+def _record(name, tier, folder="."):
+    """Add ``tier`` of ``name`` to the record, atomically (a temporary file renamed over it); never raise."""
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return  # a grader running the notebook is not the learner asking
+    seen = read_hints_seen(folder)
+    if seen.get(name, 0) >= tier:
+        return
+    seen[name] = tier
+    path = Path(folder) / HINTS_SEEN_FILE
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=HINTS_SEEN_FILE, suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                json.dump({"hints_seen": seen}, file, indent=1, sort_keys=True)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        pass  # a read-only folder: the hint is still shown, just not remembered
+
+
+def _show(markdown):
+    """Rendered markdown in a notebook; the plain text elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(markdown))
+    else:
+        print(markdown)
