@@ -23,7 +23,7 @@ from pathlib import Path
 from mnist_lessons.coursefiles import ASSIGNMENT, nbgrader_config_path, solutions_dir
 from mnist_lessons.environment import child_env, use_own_scripts
 from mnist_lessons.grading import notebooks
-from mnist_lessons.grading.preprocessors import NOTES_KEY
+from mnist_lessons.grading.preprocessors import NOTES_KEY, missing_note
 from mnist_lessons.grading.registry import LESSONS
 
 
@@ -197,7 +197,7 @@ def _take_submission(source, target, release):
     for release_path in sorted(release.glob("*.ipynb")):
         path = source / release_path.name
         if not os.path.lexists(path):
-            notes.append(f"{path.name} was missing: nothing of it could be graded.")
+            notes.append(missing_note(release_path.stem))
             continue
         _copy_as_data(path, target / path.name)
     return notes
@@ -243,7 +243,11 @@ def _read_grades(scratch, student, assignment):
         }
         # nbgrader's AssignLatePenalties sets each notebook's penalty from the due date and the late policy.
         penalties = {notebook.name: notebook.late_submission_penalty for notebook in submission.notebooks}
-        return {"grades": grades, "penalties": penalties,
+        # preprocessors.SaveNotes keeps the grader's notes as comments, and flags a notebook with notes.
+        comments = {notebook.name: {comment.name: comment.auto_comment for comment in notebook.comments}
+                    for notebook in submission.notebooks}
+        flagged = sorted(notebook.name for notebook in submission.notebooks if notebook.flagged)
+        return {"grades": grades, "penalties": penalties, "comments": comments, "flagged": flagged,
                 "timestamp": submission.timestamp.isoformat() if submission.timestamp else None}
 
 
@@ -279,6 +283,11 @@ def merge_result(course, result):
                 row.needs_manual_grade = grade["auto_score"] is None
         for notebook, penalty in result.get("penalties", {}).items():  # lost here before: late work counted in full
             gradebook.find_submission_notebook(notebook, assignment, student).late_submission_penalty = penalty
+        for notebook, comments in result.get("comments", {}).items():  # the notes, as plain nbgrader keeps them
+            for name, text in comments.items():
+                gradebook.find_comment(name, notebook, assignment, student).auto_comment = text
+        for notebook in result.get("flagged", []):  # set, never cleared: a grader may have flagged it
+            gradebook.find_submission_notebook(notebook, assignment, student).flagged = True
         gradebook.db.commit()
 
 

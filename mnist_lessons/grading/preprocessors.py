@@ -25,18 +25,26 @@ This course swaps two steps and the way a notebook is read, so that plain
   carrying the verdict's message. nbgrader's SaveAutoGrades then scores the
   check cells as usual (an error is zero, else full points).
 
+- ``SaveNotes``, after nbgrader's SaveAutoGrades: the notes (repairs,
+  tampering, an unreadable or missing notebook) go into the gradebook, each
+  as nbgrader's comment on the exercise it concerns, so the formgrader and
+  the student's feedback show them, and the notebook is flagged for review.
+
 ``StripHiddenTests``, before feedback is made, shows students their check
 cells without the hidden tests nbgrader restores for grading.
 """
 
 import contextlib
 import datetime
+import html
 import os
+import re
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbformat.v4.rwbase import rejoin_lines
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from mnist_lessons.checks import HIDDEN_PASSED, PASSED, verdict_lines
@@ -44,6 +52,12 @@ from mnist_lessons.grading import engine, notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 NOTES_KEY = "mnist_lessons"  # notebook metadata: {"notes": [...], "verdicts": {...}, "unreadable": note}
+NOTES_HEADING = "**Notes from the grader:**"  # starts the part of an exercise's comment that SaveNotes writes
+
+
+def missing_note(notebook):
+    """What every nbgrader door says of a lesson notebook that was not in the submission."""
+    return f"{notebook}.ipynb was missing: nothing of it could be graded."
 
 
 def _release(configurable, resources, directory="source_directory"):
@@ -137,6 +151,70 @@ def _verdict_outputs(verdict):
         return [{"output_type": "stream", "name": "stdout", "text": text}]
     return [{"output_type": "error", "ename": "CheckFailed", "evalue": verdict.message,
              "traceback": verdict_lines(verdict.message)}]
+
+
+class SaveNotes(NbGraderPreprocessor):
+    """Store the grader's notes on a notebook in the gradebook, as comments on its exercises, and flag it for review.
+
+    Runs after SaveAutoGrades, which resets each exercise's automatic comment.
+    A lesson of the same submission that was not submitted at all gets its
+    note here too: nbgrader zeroes it without a pipeline of its own.
+    """
+
+    def preprocess(self, nb, resources):
+        lesson = _lesson(resources)
+        info = resources["nbgrader"]
+        meta = nb.metadata.get(NOTES_KEY, {})
+        notes = [meta["unreadable"]] if meta.get("unreadable") else []
+        notes += [str(note) for note in meta.get("notes", [])]
+        coursedir = CourseDirectory(config=self.config)
+        submitted = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
+        with Gradebook(info["db_url"]) as gradebook:
+            store_notes(gradebook, info["assignment"], info["student"], lesson, notes)
+            for notebook in gradebook.find_assignment(info["assignment"]).notebooks:
+                if not os.path.lexists(os.path.join(submitted, f"{notebook.name}.ipynb")):
+                    store_notes(gradebook, info["assignment"], info["student"], notebook.name,
+                                [missing_note(notebook.name)])
+        return nb, resources
+
+
+def store_notes(gradebook, assignment, student, notebook, notes):
+    """Write ``notes`` on one submitted notebook into nbgrader's gradebook; flag the notebook when there are any.
+
+    Each note becomes part of nbgrader's automatic comment on the exercise it
+    names (else on the lesson's first exercise), after nbgrader's own ("No
+    response."): the formgrader shows it beside the cell, where a grader can
+    override it, and generate_feedback puts it under the student's answer.
+    Writing again replaces the notes written before, never a grader's comment.
+
+    Review is asked for with the notebook's ``flagged`` field, not with a grade's
+    ``needs_manual_grade``: the engine's scores are final (a note never changes
+    one), and a grade that needs manual grading is cleared in the formgrader
+    only by typing a score over the autograder's, where a flag is one click
+    and shows as a flag in the formgrader's list of submissions. A flag is
+    never cleared here: a grader may have set it.
+    """
+    notes = list(dict.fromkeys(note for note in notes if note))
+    submitted = gradebook.find_submission_notebook(notebook, assignment, student)
+    comments = {comment.name: comment for comment in submitted.comments}
+    order = [name for name in LESSONS.get(notebook, []) if name in comments] or sorted(comments)
+    placed = {}
+    for note in notes:
+        named = [name for name in order if re.search(rf"\b(?:check_)?{re.escape(name)}\b", note)]
+        for name in named or order[:1]:
+            placed.setdefault(name, []).append(note)
+    for name, comment in comments.items():
+        own = (comment.auto_comment or "").split(NOTES_HEADING)[0].rstrip()
+        text = "\n".join(f"- {_markdown_text(note)}" for note in placed.get(name, []))
+        comment.auto_comment = "\n\n".join(part for part in (own, text and f"{NOTES_HEADING}\n\n{text}") if part) or None
+    if notes:
+        submitted.flagged = True
+    gradebook.db.commit()
+
+
+def _markdown_text(note):
+    """A note as markdown that shows it as written: a note can quote learner-controlled text, so no HTML or links."""
+    return re.sub(r"([\\`*\[\]])", r"\\\1", html.escape(" ".join(note.split()), quote=False))
 
 
 class StripHiddenTests(NbGraderPreprocessor):
