@@ -4,6 +4,7 @@
     mnist-lessons train [--epochs 10] [--batch-size 128] [--seed 0] [--data PATH|sample] [--out DIR]
     mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample] [--out FILE]
     mnist-lessons lab   [--course DIR] [--dry-run] [-- JUPYTER-LAB-ARGS]
+    mnist-lessons progress [FOLDER]
     mnist-lessons autograde-class [ASSIGNMENT] [--course-dir DIR] [--jobs N] [--scheduler ADDRESS] [--force]
                                   [--student ID ...]
 
@@ -115,6 +116,17 @@ def _build_parser():
                      help="print the command instead of running it (the lessons are still copied, if they must be)")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     lab.set_defaults(handler=lab_command)
+
+    progress = commands.add_parser(
+        "progress", help="show which exercises pass, read from your saved notebooks, and what to do next",
+        description="Read your saved lesson notebooks (nothing is run) and show each exercise as passed, failed, "
+        "not checked or not attempted, the hints you asked for, and what to do next. Exit status 1 when a "
+        "notebook cannot be read.",
+    )
+    progress.add_argument("folder", nargs="?", type=Path, metavar="FOLDER",
+                          help="the folder holding your lesson notebooks (default: here, ./mnist, ./course/mnist "
+                          f"or ./{HANDOUT_DIR}/mnist)")
+    progress.set_defaults(handler=progress_command)
     return parser
 
 
@@ -237,6 +249,18 @@ def _lab_course(course):
     print(f"Copied the lessons into {course}/ (your own copy: your work stays there), "
           f"and the autograder's tests into {course / 'autograder'}/", flush=True)
     return course
+
+
+def progress_command(args):
+    from mnist_lessons import progress
+
+    try:
+        folder = progress.find_lessons_folder(args.folder)
+    except progress.ProgressError as err:
+        raise UsageError(str(err)) from None
+    lessons = progress.read_progress(folder)
+    print(progress.format_progress(folder, lessons))
+    return 1 if any(lesson.problem and lesson.problem != "missing" for lesson in lessons) else 0
 
 
 def train_command(args):
