@@ -1,0 +1,92 @@
+"""The class report (grading/report.py), on a gradebook built with nbgrader's API in milliseconds (tests/gradebooks.py)."""
+
+import json
+
+import pytest
+from nbgrader.api import Gradebook
+
+from gradebooks import build_gradebook
+from mnist_lessons.grading.preprocessors import missing_note, store_notes
+from mnist_lessons.grading.report import class_report, read_verdicts, render_html, verdict_category, write_class_report
+
+STUB = "describe_dataset is not written yet: it raised NotImplementedError('Exercise not done yet: replace this line')."
+TIMEOUT = ("Running the cell where you write load_data took longer than 60 s (a loop that never ends?), so "
+           "load_data earns nothing.")
+RAISED = "Called preprocess_images(images). It raised ValueError: cannot reshape"
+WRONG = "Called one_hot_labels(labels). The function returned an array of shape (3,), but the check expected (3, 10)."
+VERDICTS = {  # what the engine said of each failed exercise; passed ones are None
+    "ada": {"01_load_data": {"load_data": None, "describe_dataset": STUB},
+            "02_preprocess": {"preprocess_images": RAISED, "one_hot_labels": None}},
+    "bob": {"01_load_data": {"load_data": None, "describe_dataset": None},
+            "02_preprocess": {"preprocess_images": None, "one_hot_labels": WRONG}},
+    "cyd": {"01_load_data": {"load_data": TIMEOUT, "describe_dataset": None}},  # 02 was not submitted
+}
+
+
+@pytest.mark.parametrize("message, category", [
+    (STUB, "not attempted"), (TIMEOUT, "timeout"), (RAISED, "error"), (WRONG, "wrong"),
+    ("02_preprocess.ipynb could not be read as a notebook (it is not valid JSON): it was graded as the untouched "
+     "release, which earns no points.", "no notebook"),
+    ("one_hot_labels could not be graded: the grading process used more than 6 GiB of memory.", "error"),
+    ("Grading train_model took longer than the 240 s a whole notebook may take, so it earns nothing.", "timeout"),
+])
+def test_verdict_category(message, category):
+    """Is each of the engine's messages counted in the category its words say?"""
+    assert verdict_category(message) == category
+
+
+@pytest.fixture
+def gradebook(tmp_path):
+    with Gradebook(build_gradebook(tmp_path / "gradebook.db")) as gradebook:
+        for name, lesson in (("describe_dataset", "01_load_data"), ("preprocess_images", "02_preprocess")):
+            gradebook.find_grade(f"check_{name}", lesson, "mnist", "ada").auto_score = 0  # ada: a stub, a crash
+        store_notes(gradebook, "mnist", "cyd", "02_preprocess", [missing_note("02_preprocess")])
+        store_notes(gradebook, "mnist", "bob", "02_preprocess", ["<b>edited</b> the check_one_hot_labels cell"])
+        yield gradebook
+
+
+def test_counts_per_exercise(gradebook):
+    """Does the report count, per exercise, passed, wrong, not attempted, error, timeout and no notebook apart?"""
+    report = class_report(gradebook, "mnist", VERDICTS)
+    counts = {row["exercise"]: {key: value for key, value in row.items() if value and key not in ("lesson", "exercise")}
+              for row in report["exercises"]}
+    assert counts == {
+        "load_data": {"passed": 2, "timeout": 1},
+        "describe_dataset": {"passed": 2, "not attempted": 1},
+        "preprocess_images": {"passed": 1, "error": 1, "no notebook": 1},
+        "one_hot_labels": {"passed": 1, "wrong": 1, "no notebook": 1},
+    }
+    assert [row["exercise"] for row in report["exercises"]] == [
+        "load_data", "describe_dataset", "preprocess_images", "one_hot_labels"]
+
+
+def test_students_scores_and_notes(gradebook):
+    """Does the students' table hold each score after the late penalty, the stored notes and the review flags?"""
+    students = {row["student"]: row for row in class_report(gradebook, "mnist", VERDICTS)["students"]}
+    assert sorted(students) == ["ada", "bob", "cyd"]  # dee never submitted
+    assert (students["bob"]["score"], students["bob"]["raw_score"], students["bob"]["late_penalty"]) == (4, 6, 2)
+    assert students["cyd"]["notes"] == ["02_preprocess.ipynb was missing: nothing of it could be graded."]
+    assert students["cyd"]["flagged"] == ["02_preprocess"] and students["ada"]["flagged"] == []
+    assert students["bob"]["notes"] == ["02_preprocess: <b>edited</b> the check_one_hot_labels cell"]
+
+
+def test_html_page(gradebook, tmp_path):
+    """Is the page self-contained (the plot inline), with the counts, and the notes as text, never as HTML?"""
+    page = render_html(class_report(gradebook, "mnist", VERDICTS))
+    assert page.count("data:image/png;base64,") == 1
+    assert "<th>not attempted</th>" in page and "<th>timeout</th>" in page
+    assert "&lt;b&gt;edited&lt;/b&gt;" in page and "<b>edited" not in page
+    assert "flagged: 02_preprocess" in page
+
+
+def test_written_beside_the_gradebook_from_autograded_notebooks(gradebook, tmp_path):
+    """Does write_class_report read the verdicts the autograded notebooks keep, and write reports/class-report.html?"""
+    folder = tmp_path / "autograded" / "cyd" / "mnist"
+    folder.mkdir(parents=True)
+    verdicts = {"load_data": {"passed": False, "message": TIMEOUT}, "describe_dataset": {"passed": True, "message": ""}}
+    (folder / "01_load_data.ipynb").write_text(json.dumps({"cells": [], "metadata": {"mnist_lessons": {
+        "verdicts": verdicts}}}))
+    assert read_verdicts(tmp_path, "mnist") == {"cyd": {"01_load_data": {"load_data": TIMEOUT,
+                                                                          "describe_dataset": None}}}
+    path = write_class_report(tmp_path, "mnist", gradebook)
+    assert path == tmp_path / "reports" / "class-report.html" and "Class report: mnist" in path.read_text()
