@@ -91,7 +91,8 @@ def _build_parser():
         "autograde-class", help="autograde every student's submission with nbgrader, in parallel",
         description="Autograde every student under submitted/*/ASSIGNMENT with nbgrader, several at once, "
         "writing into the course's gradebook; students already graded are skipped, so a stopped run "
-        "resumes. Ends with a summary of the class.",
+        "resumes. Ends with a summary of the class, and writes reports/class-report.html and "
+        "reports/grades-lms.csv in the course directory.",
     )
     grade.add_argument("assignment", nargs="?", default="mnist", help="the assignment (default mnist)")
     grade.add_argument("--course-dir", type=Path, default=Path("."),
@@ -205,6 +206,10 @@ def autograde_class_command(args):
         only = [student for value in args.student for student in value.split(",") if student] if args.student else None
         report = classgrading.autograde_class(course, args.assignment, jobs=args.jobs, scheduler=args.scheduler,
                                               force=args.force, only=only)
+    except classgrading.Stopped as stopped:
+        print(f"mnist-lessons: autograde-class {stopped}: every nbgrader it started was stopped; students graded "
+              "so far are kept, and the same command grades the rest", file=sys.stderr)
+        return 128 + stopped.signum
     except (RuntimeError, ValueError) as err:
         raise UsageError(f"--student: {err}" if isinstance(err, ValueError) else str(err)) from None
     print(f"Graded {len(report['graded'])} students in {report['seconds']:.0f} s"
@@ -215,6 +220,8 @@ def autograde_class_command(args):
     for student, error in sorted(report["failed"].items()):
         print(f"  NOT GRADED {student}: {error}")
     print(classgrading.class_summary(course, args.assignment))
+    print(f"Class report: {report['report']}")
+    print(f"Grades for an LMS: {report['export']}")
     return 1 if report["failed"] else 0
 
 

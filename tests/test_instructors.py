@@ -8,8 +8,10 @@ rather than a minute (the full six lessons are timed by the benchmark).
 import csv
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -248,24 +250,94 @@ def test_dask_local_cluster(tmp_path, variants, full_mnist_path):
         assert scores(course, student) == EXPECTED[student]
 
 
-def test_late_penalty_is_kept_by_autograde_class(tmp_path):
-    """With the "zero" late policy and a student 3 h late, does autograde-class record nbgrader's own penalty?"""
+def broken_json(_notebook, path):
+    path.write_text('{"cells": [')
+    return False
+
+
+def _driver_scratch(pid):
+    """The scratch courses (tempdir/autograde-*) the process ``pid`` grades in."""
+    folders = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{classgrading.SCRATCH_PREFIX}*"):
+        try:
+            if json.loads((folder / classgrading.OWNER_FILE).read_text())["pid"] == pid:
+                folders.append(folder)
+        except (OSError, ValueError, KeyError):
+            continue
+    return folders
+
+
+def _kill_a_run(course):
+    """Start autograde-class, SIGTERM it once a student's nbgrader runs the engine's child; return (status, processes, folders) left."""
+    driver = subprocess.Popen([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir",
+                               str(course), "--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(classgrading._trees([driver.pid])) < 3:  # the driver, nbgrader, the engine's child
+            assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()[-2000:]
+            time.sleep(0.1)
+        members = classgrading._trees([driver.pid]) - {driver.pid}
+        assert _driver_scratch(driver.pid)
+        driver.send_signal(signal.SIGTERM)
+        status = driver.wait(60)
+        time.sleep(0.5)
+        return status, [pid for pid in members if classgrading._proc_stat(pid) not in (None,)
+                        and classgrading._proc_stat(pid)[0] != "Z"], _driver_scratch(driver.pid)
+    finally:
+        driver.kill()
+
+
+def test_late_broken_and_tamperer_through_both_doors(tmp_path):
+    """A late student, a broken notebook and an edited check cell, through plain nbgrader and autograde-class: are the
+    late penalty, the notes (gradebook, flag, feedback), the export's columns and the report's counts right, and does a
+    killed run leave nothing running?"""
     from nbgrader.api import Gradebook
 
-    penalties = {}
+    students = {name: make_variant(tmp_path / "students", name, change=change)
+                for name, change in (("late", None), ("broken", broken_json), ("tamperer", edit_locked))}
+    edited = "The locked cell 'check_one_hot_labels' had been edited; it was graded as released."
     for door in ("plain", "class"):
-        course = classgrading.make_course(tmp_path / door, ["02_preprocess"], {"late": SOLUTIONS})
+        course = classgrading.make_course(tmp_path / door, ["02_preprocess"], students)
         with open(course / "nbgrader_config.py", "a") as config:
             config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
         nbgrader(course, "db", "assignment", "add", ASSIGNMENT, "--duedate=2027-01-01 00:00:00 UTC")
-        (course / "submitted" / "late" / ASSIGNMENT / "timestamp.txt").write_text("2027-01-01 03:00:00.000000 UTC")
+        for student in students:
+            when = "03:00:00" if student == "late" else "00:00:00"
+            (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(f"2027-01-01 {when}.000000 UTC")
         if door == "plain":
             nbgrader(course, "autograde", ASSIGNMENT)
         else:
-            assert classgrading.autograde_class(course, progress=False)["graded"] == ["late"]
+            status, running, folders = _kill_a_run(course)
+            assert (status, running, folders) == (128 + signal.SIGTERM, [], [])
+            completed = subprocess.run([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir",
+                                        str(course)], capture_output=True, text=True, timeout=1200)
+            assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+            assert f"Class report: {course / 'reports' / 'class-report.html'}" in completed.stdout
+            report = (course / "reports" / "class-report.html").read_text()
+            for exercise in ("preprocess_images", "one_hot_labels"):  # passed, wrong, not attempted, error, timeout, no notebook
+                assert (f"<tr><td>02_preprocess</td><td>{exercise}</td><td class='n'>2</td><td class='n'>0</td>"
+                        "<td class='n'>0</td><td class='n'>0</td><td class='n'>0</td><td class='n'>1</td></tr>") in report
+        nbgrader(course, "generate_feedback", ASSIGNMENT)
+        nbgrader(course, "export", "--exporter=mnist_lessons.grading.export.LmsExportPlugin", "--to",
+                 str(course / "lms.csv"))
+        with open(course / "lms.csv", newline="") as file:
+            rows = {row["student_id"]: row for row in csv.DictReader(file)}
+        assert [rows["late"][key] for key in ("mnist", "mnist late penalty", "mnist raw score", "mnist/02_preprocess",
+                                              "mnist/02_preprocess/check_one_hot_labels")] == ["0", "4", "4", "4", "2"]
+        assert rows["tamperer"]["mnist"] == "4" and rows["broken"]["mnist/02_preprocess/check_preprocess_images"] == "0"
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-            penalties[door] = gradebook.find_submission(ASSIGNMENT, "late").late_submission_penalty
-    assert penalties["class"] == penalties["plain"] == 4.0  # the whole lesson's 4 points, as "zero" takes
+            notebook = {student: gradebook.find_submission_notebook("02_preprocess", ASSIGNMENT, student)
+                        for student in students}
+            assert [notebook[student].flagged for student in students] == [False, True, True], door
+            assert edited in gradebook.find_comment("one_hot_labels", "02_preprocess", ASSIGNMENT, "tamperer").comment
+            assert "could not be read as a notebook" in \
+                gradebook.find_comment("preprocess_images", "02_preprocess", ASSIGNMENT, "broken").comment
+        feedback = {student: (course / "feedback" / student / ASSIGNMENT / "02_preprocess.html").read_text()
+                    for student in students}
+        assert "had been edited; it was graded as released." in feedback["tamperer"]
+        assert "could not be read as a notebook (it is not valid JSON" in feedback["broken"]
+        assert "Notes from the grader" not in feedback["late"] and "Late submission penalty" in feedback["late"]
 
 
 def test_release_keeps_to_the_course_directory(tmp_path):

@@ -65,3 +65,18 @@ def test_save_notes_in_nbgrader_pipeline(tmp_path):
         assert flagged and stored["load_data"] == f"{NOTES_HEADING}\n\n- load_data took longer than 60 s"
         stored, flagged = comments(gradebook, "02_preprocess", "cyd")
         assert flagged and stored["preprocess_images"] == f"{NOTES_HEADING}\n\n- {missing_note('02_preprocess')}"
+
+
+def test_feedback_messages_wrap_and_say_what_happened():
+    """Does a timeout's verdict show in the check cell as words, wrapped, with no line behind a scroll bar?"""
+    from mnist_lessons.checks import VERDICT_WIDTH
+    from mnist_lessons.grading.engine import FunctionGrade
+    from mnist_lessons.grading.preprocessors import _verdict_outputs
+
+    message = ("Running the cell where you write train_model took longer than 60 s (a loop that never ends?), so "
+               "train_model earns nothing. " * 3).strip()
+    [output] = _verdict_outputs(FunctionGrade("train_model", 0, 4, False, message))
+    assert output["output_type"] == "error" and "KeyboardInterrupt" not in str(output)
+    lines = output["traceback"][1:]
+    assert len(lines) > 3 and all(len(line) <= VERDICT_WIDTH for line in lines)
+    assert " ".join(lines) == message

@@ -7,15 +7,19 @@ another folder, for a class of one's own, the tests and the benchmark.
 """
 
 import concurrent.futures
+import contextlib
 import datetime
 import json
 import os
 import shutil
+import signal
+import socket
 import stat
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -30,13 +34,192 @@ from mnist_lessons.grading.registry import LESSONS
 
 def nbgrader(course, *args, check=True):
     """Run an ``nbgrader`` command in the course directory ``course``; return the CompletedProcess."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True, env=child_env(),
-    )
+    completed = run_child([sys.executable, "-m", "nbgrader", *args], cwd=course)
     if check and completed.returncode != 0:
         tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed in {course} (exit status {completed.returncode}):\n{tail}")
     return completed
+
+
+# ---------------------------------------------------------------- the driver's children, and what a killed one left
+#
+# Each nbgrader the driver starts runs in a session of its own (so a Ctrl+C in
+# the terminal reaches the driver alone) and is kept in _CHILDREN. On SIGTERM,
+# SIGINT or SIGHUP the driver stops every child's whole tree of processes,
+# the engine's sandboxed children included (they have sessions of their own,
+# but are still the children of their nbgrader): first frozen with SIGSTOP, so
+# none can fork out of the snapshot, then killed. Each scratch course holds
+# OWNER_FILE, naming the process that grades in it; a driver killed with
+# SIGKILL cannot clean up, so every run starts by removing the scratch folders
+# whose owner is gone, with any process still working in them.
+
+SCRATCH_PREFIX = "autograde-"  # tempfile's prefix of a student's scratch course: /tmp/autograde-<student>-xxxx
+OWNER_FILE = ".autograde-owner"  # {"pid", "started", "host"} of the process grading in a scratch course
+_CHILDREN = set()
+_CHILDREN_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+class Stopped(Exception):
+    """The driver was asked to stop (SIGTERM, SIGINT, SIGHUP): its children are gone, graded students are kept."""
+
+    def __init__(self, signum):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def run_child(command, cwd):
+    """Run ``command`` in its own session as one of the driver's children; return the CompletedProcess."""
+    if _STOPPING.is_set():
+        raise Stopped(signal.SIGTERM)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=child_env(), start_new_session=True)
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(process)
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:
+        kill_trees([process.pid])
+        process.wait()
+        raise
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def stop_children():
+    """Stop every child the driver started, each with its whole tree of processes; start no more."""
+    _STOPPING.set()
+    with _CHILDREN_LOCK:
+        roots = [process.pid for process in _CHILDREN]
+    kill_trees(roots)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """While inside: SIGTERM, SIGINT and SIGHUP stop the driver's children, then raise Stopped (main thread only)."""
+    _STOPPING.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        stop_children()
+        raise Stopped(signum)
+
+    signums = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+    previous = {signum: signal.signal(signum, handler) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _proc_stat(pid):
+    """(state, parent pid, start time in clock ticks) of a process from /proc, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[1]), int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _processes():
+    """{pid: parent pid} of every live (not zombie) process this user can see."""
+    table = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            stat_ = _proc_stat(int(entry))
+            if stat_ is not None and stat_[0] != "Z":
+                table[int(entry)] = stat_[1]
+    return table
+
+
+def _trees(roots):
+    """The live processes among ``roots`` and every descendant of them."""
+    table = _processes()
+    children = {}
+    for pid, parent in table.items():
+        children.setdefault(parent, []).append(pid)
+    found, stack = set(), [pid for pid in roots if pid in table]
+    while stack:
+        pid = stack.pop()
+        if pid not in found:
+            found.add(pid)
+            stack.extend(children.get(pid, []))
+    found.discard(os.getpid())
+    return found
+
+
+def kill_trees(roots, rounds=20):
+    """Kill ``roots`` and all their descendants: frozen first (SIGSTOP) so that none forks away, then SIGKILL."""
+    for _ in range(rounds):
+        members = _trees(roots)
+        if not members:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in sorted(members | (_trees(roots) if sig == signal.SIGKILL else set())):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+        roots = sorted(set(roots) | members)
+        time.sleep(0.05)
+
+
+def _owner():
+    return {"pid": os.getpid(), "started": (_proc_stat(os.getpid()) or (None, None, None))[2],
+            "host": socket.gethostname()}
+
+
+def _owner_alive(owner):
+    stat_ = _proc_stat(owner.get("pid")) if isinstance(owner.get("pid"), int) else None
+    return stat_ is not None and stat_[0] != "Z" and stat_[2] == owner.get("started")
+
+
+def remove_stale_scratch(root=None):
+    """Remove the scratch courses (``<tmp>/autograde-*``) of runs that are gone, killing what still works in them.
+
+    A folder is stale when the process named in its OWNER_FILE, on this host,
+    is no longer running. One with no owner file (a run making it, or an older
+    version's run) is left alone for as long as grading a student may take.
+    Returns the folders removed.
+    """
+    removed = []
+    for folder in sorted(Path(root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*")):
+        try:
+            info = folder.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            owner = json.loads((folder / OWNER_FILE).read_text())
+        except FileNotFoundError:
+            if time.time() - info.st_mtime < GRADE_SECONDS:
+                continue
+            owner = None
+        except (OSError, ValueError):
+            owner = None
+        if isinstance(owner, dict) and (owner.get("host") != socket.gethostname() or _owner_alive(owner)):
+            continue
+        kill_trees(_working_in(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _working_in(folder):
+    """The processes whose working directory, or one of whose arguments, lies in ``folder``."""
+    folder, pids = str(folder), []
+    for pid in _processes():
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                args = file.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + os.sep) or any(folder in arg for arg in args):
+            pids.append(pid)
+    return [pid for pid in pids if pid != os.getpid()]
 
 
 def _gradebook(path):
@@ -161,8 +344,11 @@ def grade_one_student(course, student, assignment=ASSIGNMENT):
 
     course = Path(course)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix=f"autograde-{student}-") as scratch:
+    if _STOPPING.is_set():
+        raise Stopped(signal.SIGTERM)
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{student}-") as scratch:
         scratch = Path(scratch)
+        (scratch / OWNER_FILE).write_text(json.dumps(_owner()))  # whose it is, for remove_stale_scratch
         shutil.copy(course / "nbgrader_config.py", scratch)
         for folder in ("solutions", "course"):
             shutil.copytree(course / folder / assignment, scratch / folder / assignment)
@@ -353,19 +539,37 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
     todo = [student for student in students if force or not is_graded(course, student, assignment)]
     report = {"graded": [], "skipped": [s for s in students if s not in todo], "failed": {}, "notes": {}, "seconds": 0.0}
     started = time.monotonic()
+    remove_stale_scratch()  # what a run killed with SIGKILL left behind
     bar = tqdm(total=len(todo), desc=f"autograding {assignment}", unit="student", disable=not progress)
-    for result in _results(course, todo, assignment, jobs, scheduler):
-        if result["error"]:
-            report["failed"][result["student"]] = result["error"]
-        else:
-            merge_result(course, result)
-            report["graded"].append(result["student"])
-        if result["notes"]:
-            report["notes"][result["student"]] = result["notes"]
-        bar.update(1)
-    bar.close()
+    with stop_on_signals():
+        results = _results(course, todo, assignment, jobs, scheduler)
+        try:
+            for result in results:
+                if result["error"]:
+                    report["failed"][result["student"]] = result["error"]
+                else:
+                    merge_result(course, result)
+                    report["graded"].append(result["student"])
+                if result["notes"]:
+                    report["notes"][result["student"]] = result["notes"]
+                bar.update(1)
+        finally:
+            results.close()  # on a stop: the children are gone; wait for the threads, start no more
+            bar.close()
     report["seconds"] = time.monotonic() - started
+    report.update(write_reports(course, assignment))
     return report
+
+
+def write_reports(course, assignment=ASSIGNMENT):
+    """Write the class report and the LMS export into ``<course>/reports/``; return {"report": path, "export": path}."""
+    from mnist_lessons.grading.export import write_lms_csv
+    from mnist_lessons.grading.report import write_class_report
+
+    with _gradebook(Path(course) / "gradebook.db") as gradebook:
+        page = write_class_report(course, assignment, gradebook)
+        export = write_lms_csv(gradebook, page.parent / "grades-lms.csv", [assignment])
+    return {"report": page, "export": export}
 
 
 def _results(course, students, assignment, jobs, scheduler):
@@ -385,10 +589,13 @@ def _results(course, students, assignment, jobs, scheduler):
     jobs = jobs or os.cpu_count() or 1
     # Threads, not processes: each unit's work is an nbgrader child process, and forking a
     # process that has imported JAX or TensorFlow (as a test run or a notebook has) can deadlock.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(students))) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(students)))
+    try:
         futures = [pool.submit(grade_student, course, student, assignment) for student in students]
         for future in concurrent.futures.as_completed(futures):
             yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def class_summary(course, assignment=ASSIGNMENT):

@@ -1,0 +1,113 @@
+"""No debris after a stopped autograde-class: its children and their trees killed, stale scratch folders removed (grading/classgrading.py).
+
+With a short-lived fake child in place of nbgrader: a process that starts a
+grandchild in a session of its own, as the engine's sandboxed child is.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+from mnist_lessons.grading import classgrading
+
+# A stand-in for nbgrader: starts a grandchild in its own session (as the engine's child), writes both pids, waits.
+FAKE_NBGRADER = textwrap.dedent("""
+    import json, subprocess, sys, time
+    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+    with open(sys.argv[1] + ".tmp", "w") as file:
+        json.dump([__import__("os").getpid(), grandchild.pid], file)
+    __import__("os").replace(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(300)
+""")
+
+
+def alive(pid):
+    stat = classgrading._proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def wait_for(path, seconds=60):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+    return json.loads(path.read_text())
+
+
+def wait_gone(pids, seconds=10):
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def test_stop_children_kills_each_whole_tree(tmp_path):
+    """Does stop_children kill a child and its grandchild in another session, and let the caller go on?"""
+    pids_file = tmp_path / "pids.json"
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(
+        completed=classgrading.run_child([sys.executable, "-c", FAKE_NBGRADER, str(pids_file)], cwd=tmp_path)))
+    thread.start()
+    pids = wait_for(pids_file)
+    try:
+        classgrading.stop_children()
+        thread.join(30)
+        assert not thread.is_alive() and done["completed"].returncode == -signal.SIGKILL
+        assert wait_gone(pids) == []
+    finally:
+        classgrading._STOPPING.clear()
+        classgrading.kill_trees(pids)
+
+
+def test_sigterm_to_the_driver_leaves_nothing_running(tmp_path):
+    """A driver stopped by SIGTERM: does it exit at once with 128 + 15, its child and grandchild gone?"""
+    pids_file = tmp_path / "pids.json"
+    driver = textwrap.dedent(f"""
+        import sys, threading
+        from mnist_lessons.grading import classgrading
+        try:
+            with classgrading.stop_on_signals():
+                worker = threading.Thread(target=classgrading.run_child,
+                                          args=([sys.executable, "-c", {FAKE_NBGRADER!r}, {str(pids_file)!r}], "."))
+                worker.start()
+                worker.join()
+        except classgrading.Stopped as stopped:
+            sys.exit(128 + stopped.signum)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", driver], cwd=tmp_path, start_new_session=True)
+    try:
+        pids = wait_for(pids_file)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 128 + signal.SIGTERM
+        assert wait_gone(pids) == []
+    finally:
+        process.kill()
+        classgrading.kill_trees([process.pid])
+
+
+def test_stale_scratch_folders_are_removed_with_their_processes(tmp_path):
+    """At the next start: is a scratch folder whose owner is gone removed, what still ran in it killed, and a live one's kept?"""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / "autograde-ada-x1"
+    stale.mkdir()
+    (stale / classgrading.OWNER_FILE).write_text(json.dumps({**classgrading._owner(), "pid": dead.pid}))
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], cwd=stale,
+                                start_new_session=True)
+    live = tmp_path / "autograde-bob-x2"
+    live.mkdir()
+    (live / classgrading.OWNER_FILE).write_text(json.dumps(classgrading._owner()))
+    other = tmp_path / "not-ours"
+    other.mkdir()
+    try:
+        time.sleep(0.2)  # the leftover is in its folder
+        assert classgrading.remove_stale_scratch(tmp_path) == [stale]
+        assert leftover.wait(10) == -signal.SIGKILL
+        assert not stale.exists() and live.is_dir() and other.is_dir()
+    finally:
+        leftover.kill()
