@@ -79,7 +79,7 @@ def test_untouched_course_fails_every_exercise_as_not_done():
     result = grading.grade_submission(COURSE)
     assert result.points == 0
     for lesson in result.lessons.values():
-        assert lesson.notes == []
+        assert [note for note in lesson.notes if not note.startswith("Graded without isolation")] == []
         for verdict in lesson.functions.values():
             assert verdict.message.startswith(f"{verdict.name} is not written yet: it raised NotImplementedError")
             assert grading.STUB_MESSAGE in verdict.message

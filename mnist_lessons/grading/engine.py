@@ -21,11 +21,15 @@ How a lesson is graded, and why:
    own, and in the nbgrader door the demonstrations too, whose outputs then
    fill the autograded notebook. Check cells never run there.
 3. The child is started with ``python -I`` in an empty temporary folder, with
-   a scrubbed environment, no stdin, output to a file, ``RLIMIT_FSIZE``, a
-   memory watchdog, and a network namespace of its own where the platform
-   allows. Limits: ``FUNCTION_SECONDS`` per graded function,
-   ``NOTEBOOK_SECONDS`` per notebook; a child past either is killed with
-   SIGKILL (its whole process group), which no signal handler can refuse.
+   a scrubbed environment, no stdin and output to a file, inside bubblewrap
+   (``isolation.py``): as nobody, on a read-only view of only what it needs,
+   with no network and its own PID namespace. Where bubblewrap cannot run,
+   every grade says "graded without isolation". Limits, watched from here:
+   ``FUNCTION_SECONDS`` per graded function, ``CELL_SECONDS`` per cell,
+   ``NOTEBOOK_SECONDS`` per run, ``LESSON_SECONDS`` per lesson, memory, number
+   of processes, output, and bytes written to its folder (``RLIMIT_FSIZE`` per
+   file, set in the child before any learner code). A child past one is killed
+   with SIGKILL, with every process it started, which no handler can refuse.
 4. The child runs each lesson check, from its own pristine copy of the
    checks, with the learner's function wrapped in a recorder that writes
    what came back as data: JSON and ``.npy`` files (read here with
@@ -62,7 +66,7 @@ import numpy as np
 from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
-from mnist_lessons.grading import notebooks
+from mnist_lessons.grading import isolation, notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
@@ -76,7 +80,10 @@ MAX_PROGRESS_BYTES = 4 * 1024**2  # the child's progress events: a few lines a c
 MAX_RECORD_BYTES = 256 * 1024**2  # one function's recorded results, arrays included (the sample is 47 MB)
 MAX_ARRAYS = 1_000  # arrays one function's record may hold; the checks' calls return a few dozen
 POLL_SECONDS = 0.05
-SESSION_POLLS = 10  # the whole session's memory every 10th poll (a scan of /proc, ~3 ms); the child's own every poll
+TREE_POLLS = 10  # which processes the child runs, rescanned every 10th poll (a scan of /proc, ~3 ms)
+MAX_PROCESSES = 32  # the child and what it starts (bubblewrap's two included); a lesson starts none of its own
+SCRATCH_BYTES = 2 * 1024**3  # all the child writes to its folder: records of the sample's arrays, weights
+SCRATCH_ENTRIES = 10_000  # files the folder may hold; counting more would itself be a way to stall the grader
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an exercise not done
 
 
@@ -267,7 +274,7 @@ def _run_child(program, lesson, limits, keep_outputs=False):
         outcome = _run_child_once(program, lesson, functions, skip, limits, keep_outputs)
         run.recorded.update(outcome["recorded"])
         run.outputs.update(outcome["outputs"])
-        for note in outcome["tampering"]:
+        for note in outcome["notes"]:
             if note not in run.notes:
                 run.notes.append(note)
         culprit, reason = outcome["culprit"], outcome["reason"]
@@ -335,12 +342,12 @@ def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
         }
         if not keep_outputs:
             env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
+        command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work)
         log_path = work / "output.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"],
-                cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as one
+                command, cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group and session, killed as one
             )
             try:
                 try:
@@ -348,7 +355,7 @@ def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
                     process.stdin.close()
                 except BrokenPipeError:
                     pass
-                reason = _watch(process, out / "progress.jsonl", log, limits)
+                reason = _watch(process, out / "progress.jsonl", log, limits, work)
             finally:
                 _kill(process)  # its whole process group, whatever it started, even after a clean exit
         events = _events(out / "progress.jsonl")
@@ -358,14 +365,18 @@ def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
                 recorded[name] = _load_record(out, name)
         culprit = None
         if reason is None and not any(e.get("kind") == "done" for e in events):
-            reason = _death_reason(process.returncode)
+            returncode = process.returncode
+            if not unconfined and returncode is not None and returncode > 128:
+                returncode = 128 - returncode  # bubblewrap reports a death by signal N as 128 + N
+            reason = _death_reason(returncode)
         if reason is not None:
             culprit = _culprit(events)
             if culprit is None:
                 culprit = "cell:set-up"
-        tampering = [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
+        notes = [unconfined] if unconfined else []
+        notes += [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
         outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
-        return {"recorded": recorded, "culprit": culprit, "reason": reason, "tampering": tampering,
+        return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes,
                 "outputs": outputs}
 
 
@@ -430,14 +441,18 @@ def _is_output(output):
     return output["output_type"] != "error" or all(isinstance(line, str) for line in output["traceback"])
 
 
-def _watch(process, progress_path, log, limits):
+def _watch(process, progress_path, log, limits, work):
     """Wait for the child; kill it when it overruns a limit. Return None, or why it was stopped."""
     started = time.monotonic()
     call_started, current = None, None
     polls = 0
+    members = [process.pid]
     while process.poll() is None:
         now = time.monotonic()
         polls += 1
+        rescan = polls % TREE_POLLS == 1
+        if rescan:
+            members = _members(process.pid)
         events = _events(progress_path)
         last = events[-1] if events else None
         if last is not None and last.get("phase") == "start":
@@ -450,8 +465,13 @@ def _watch(process, progress_path, log, limits):
             reason = f"took longer than the {limits.notebook_seconds:g} s a whole notebook may take"
         elif call_started is not None and now - call_started > _limit_of(current, limits):
             reason = f"took longer than {_limit_of(current, limits):g} s (a loop that never ends?)"
-        elif _resident_bytes(process.pid, whole_session=polls % SESSION_POLLS == 0) > limits.memory_bytes:
+        elif _resident_bytes(members) > limits.memory_bytes:
             reason = f"used more than {limits.memory_bytes / 1024**3:g} GiB of memory"
+        elif len(members) > MAX_PROCESSES:
+            reason = f"started more than {MAX_PROCESSES} processes"
+        elif rescan and _folder_bytes(work) > SCRATCH_BYTES:
+            reason = (f"filled its folder (more than {SCRATCH_BYTES / 1024**3:g} GiB, or {SCRATCH_ENTRIES:,} "
+                      "files)")
         elif os.fstat(log.fileno()).st_size > limits.output_bytes:  # our own descriptor: no path to swap
             reason = f"printed more than {limits.output_bytes / 1024**2:g} MB of output (output without end?)"
         if reason:
@@ -482,45 +502,75 @@ def _read_bounded(path, limit):
 
 
 def _kill(process):
-    """SIGKILL the child's process group and every process of its session (a grandchild in a group of its own)."""
+    """SIGKILL the child and every process it started.
+
+    Bubblewrap's PID namespace ends with its first process, which dies with the child we started. Without
+    it, the child's process group, its session and its descendants are killed one by one (a grandchild that
+    made a session of its own and left its parent is out of reach: one reason to have bubblewrap).
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    for member in _session_members(process.pid):
-        if int(member) != os.getpid():
+    for member in _members(process.pid):
+        if member != os.getpid():
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(member), signal.SIGKILL)
+                os.kill(member, signal.SIGKILL)
     process.wait()
 
 
-def _resident_bytes(pid, whole_session=True):
-    """Resident memory of the child, and of every process of its session (it was started in a new one)."""
+def _resident_bytes(pids):
+    """Resident memory of these processes, together."""
     total = 0
-    for entry in _session_members(pid) if whole_session else [pid]:
+    for pid in pids:
         try:
-            with open(f"/proc/{entry}/statm") as statm:
+            with open(f"/proc/{pid}/statm") as statm:
                 total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
             pass  # not Linux, or the process just ended
     return total
 
 
-def _session_members(session):
-    """The processes whose session is ``session`` (on Linux; just the leader elsewhere)."""
-    members = []
+def _members(root):
+    """The process ``root`` and every process under it or in its session (on Linux; just ``root`` elsewhere)."""
+    parents, sessions = {}, {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return [session]
+        return [root]
     for entry in entries:
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as stat_file:
                     fields = stat_file.read().rsplit(")", 1)[1].split()  # after the command's name, which may hold spaces
-                if int(fields[3]) == session:  # field 6 of stat, the session id
-                    members.append(entry)
+                parents[int(entry)], sessions[int(entry)] = int(fields[1]), int(fields[3])  # stat's ppid, session
             except (OSError, ValueError, IndexError):
                 continue
-    return members or [session]
+    members = {root} | {pid for pid, session in sessions.items() if session == root}
+    grew = True
+    while grew:
+        new = {pid for pid, parent in parents.items() if parent in members} - members
+        members |= new
+        grew = bool(new)
+    return sorted(members)
+
+
+def _folder_bytes(folder):
+    """Bytes in the files under ``folder``, counting at most SCRATCH_ENTRIES of them (more: reported as too many)."""
+    total, seen = 0, 0
+    stack = [str(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > SCRATCH_ENTRIES:
+                        return math.inf
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+    return total
 
 
 def _death_reason(returncode):

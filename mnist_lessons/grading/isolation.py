@@ -1,0 +1,135 @@
+"""The grader's borrowed isolation layer: bubblewrap around the child that runs a learner's code.
+
+The engine (``engine.py``) starts its child through ``confine``. Where
+bubblewrap (``bwrap``, the sandbox behind Flatpak) runs, the child:
+
+- runs as ``nobody`` in a user namespace of its own, with no capabilities;
+- sees the file system read-only, and only what it needs: the system's
+  programs and libraries, this Python and its packages, the course package
+  (MNIST is inside it). The course folder, the gradebook, other students'
+  work, ``solutions/`` and the home folder are not there at all;
+- writes only to its scratch folder, and to a private, size-capped ``/tmp``
+  that vanishes with it;
+- has its own PID, network (no interface but a dead loopback), IPC and UTS
+  namespaces, so it reaches no network whoever runs the grader, and when the
+  grader kills it (or dies) every process it started goes too
+  (``--die-with-parent``; the namespace ends with its first process).
+
+Where bubblewrap is missing or cannot run (macOS, a container or kernel
+without unprivileged user namespaces), the child runs as before, with only
+the engine's own limits, and every grade says "graded without isolation"
+with the reason. ``MNIST_LESSONS_ISOLATION=none`` asks for that on purpose.
+
+Limits stay outside, in the engine: time, memory and the number of processes
+are watched from the grader's process, output and file sizes are capped.
+"""
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+UNPRIVILEGED_ID = 65534  # nobody / nogroup
+TMP_BYTES = 256 * 1024**2  # the child's private /tmp: Keras and matplotlib write a few files there
+SWITCH = "MNIST_LESSONS_ISOLATION"  # "none": grade without bubblewrap, saying so in every grade
+
+# Read-only views of the system: programs, libraries, the dynamic linker's cache. Of /etc only what a
+# Python process reads, so that no secret kept there (shadow, ssh host keys) is in view.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime",
+             "hosts", "mime.types", "fonts", "alternatives")
+
+
+def without_isolation_note(why):
+    """The note every grade carries when the child ran without the sandbox."""
+    return f"Graded without isolation: {why}. The learner's code ran with the grader's own access to files."
+
+
+@functools.cache
+def bubblewrap():
+    """(the bwrap program, None) where it runs here, or (None, why not)."""
+    if os.environ.get(SWITCH, "").lower() == "none":
+        return None, f"{SWITCH}=none was set"
+    program = shutil.which("bwrap") or shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
+    if program is None:
+        return None, "bubblewrap (bwrap) is not installed; on Debian or Ubuntu: apt install bubblewrap"
+    probe = [program, *_namespaces(), *_system_mounts(), "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    try:
+        completed = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return None, f"bubblewrap could not start ({err})"
+    if completed.returncode != 0:
+        reason = (completed.stderr.strip().splitlines() or [f"exit status {completed.returncode}"])[-1]
+        return None, f"bubblewrap cannot run on this host ({reason})"
+    return program, None
+
+
+def confine(command, scratch):
+    """``command`` wrapped so that it runs confined, writing only to ``scratch``; and a note when it can't be."""
+    program, why = bubblewrap()
+    if program is None:
+        return list(command), without_isolation_note(why)
+    scratch = str(Path(scratch).resolve())
+    return [
+        program, *_namespaces(), *_system_mounts(), *_python_mounts(),
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        "--bind", scratch, scratch, "--chdir", scratch,
+        "--", *command,
+    ], None
+
+
+def _namespaces():
+    return ["--unshare-all", "--unshare-user", "--uid", str(UNPRIVILEGED_ID), "--gid", str(UNPRIVILEGED_ID),
+            "--disable-userns", "--hostname", "grader", "--die-with-parent"]
+
+
+def _system_mounts():
+    mounts = []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):  # merged /usr: /bin -> usr/bin
+            mounts += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            mounts += ["--ro-bind", path, path]
+    for name in ETC_FILES:
+        mounts += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return mounts
+
+
+@functools.cache
+def _python_mounts():
+    """This Python, its packages and the course package, read-only, at the paths the child will look for them."""
+    import mnist_lessons
+
+    places = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+              os.path.dirname(sys.executable), str(Path(mnist_lessons.__file__).resolve().parent)}
+    places.update(_child_sys_path())
+    mounts = []
+    for place in sorted(_outermost(p for p in places if p and os.path.isdir(p) and not _is_system(p))):
+        mounts += ["--ro-bind", place, place]
+    return tuple(mounts)
+
+
+def _child_sys_path():
+    """The folders on the child's module path (``python -I``: the standard library, site-packages, .pth lines)."""
+    completed = subprocess.run([sys.executable, "-I", "-c", "import sys; print('\\n'.join(sys.path))"],
+                               capture_output=True, text=True, timeout=60)
+    # Only the interpreter's own folders: an old-style editable install's .pth may name a whole clone,
+    # solutions/ included (the package itself is bound on its own).
+    return [line for line in completed.stdout.splitlines()
+            if line.startswith((sys.base_prefix, sys.prefix)) or "site-packages" in line or "dist-packages" in line]
+
+
+def _is_system(path):
+    return any(path == root or path.startswith(root + "/") for root in SYSTEM_PATHS)
+
+
+def _outermost(paths):
+    """The paths that are not inside another of them: each folder bound once."""
+    kept = []
+    for path in sorted({os.path.normpath(p) for p in paths}):
+        if not any(path.startswith(parent + "/") for parent in kept):
+            kept.append(path)
+    return kept

@@ -1,0 +1,230 @@
+"""The sandbox: learner code touches nothing but its own scratch folder, and no process of it outlives grading.
+
+Each case is an attack a security review made on the grader, replayed on
+lesson 02 (no Keras, seconds each). The attacks that would do real harm
+where the sandbox is missing (writing into this environment's packages) run
+only where bubblewrap runs; `.ci/run` installs it. The others hold either
+way, by the engine's own limits.
+"""
+
+import json
+import os
+import signal
+import site
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import mnist_lessons
+from mnist_lessons.grading import engine, isolation
+
+from test_autograder import FAST, GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
+
+CONFINED = isolation.bubblewrap()[0] is not None
+needs_bubblewrap = pytest.mark.skipif(not CONFINED, reason=f"no sandbox here: {isolation.bubblewrap()[1]}")
+SOLVED = json.loads((SOLUTIONS / "02_preprocess.ipynb").read_text())
+GOOD_PREPROCESS = next("".join(cell["source"]) for cell in SOLVED["cells"]
+                       if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "preprocess_images")
+
+
+def attack(code):
+    """An exercise cell that tries ``code`` (swallowing its errors) and then answers correctly."""
+    return f"try:\n{_indent(code)}\nexcept BaseException as err:\n    print('refused:', err)\n\n{GOOD_PREPROCESS}"
+
+
+def _indent(code):
+    return "\n".join("    " + line for line in code.splitlines())
+
+
+def full_marks(result):
+    return result.points == result.max_points == 4 and not any("without isolation" in n for n in result.notes)
+
+
+@needs_bubblewrap
+def test_the_gradebook_and_the_course_are_out_of_reach(tmp_path):
+    """Can learner code that knows where the gradebook is, or looks for it through /proc, rewrite it? (It scored 14/14.)"""
+    course = tmp_path / "course"
+    course.mkdir()
+    gradebook = course / "gradebook.db"
+    gradebook.write_bytes(b"the real grades")
+    hunt = (f"open({str(gradebook)!r}, 'wb').write(b'forged')\n")
+    proc_hunt = ("import glob, os\n"
+                 "for cwd in glob.glob('/proc/*/cwd'):\n"
+                 "    for name in ('gradebook.db', '../gradebook.db', '../../gradebook.db'):\n"
+                 "        try:\n"
+                 "            open(os.path.join(cwd, name), 'r+b').write(b'forged')\n"
+                 "        except OSError:\n"
+                 "            pass\n")
+    folder = submission(course, replace={"preprocess_images": attack(hunt + proc_hunt)})
+    old = Path.cwd()
+    os.chdir(course)  # the grader runs from the course folder, as nbgrader does
+    try:
+        result = grade(folder)
+    finally:
+        os.chdir(old)
+    assert gradebook.read_bytes() == b"the real grades"
+    assert full_marks(result), result.as_dict()
+
+
+@needs_bubblewrap
+def test_solutions_and_classmates_cannot_be_read(tmp_path):
+    """Does a function that answers with the solutions/ file's own code (25/25 before) earn nothing?"""
+    steal = ("import json\n"
+             f"_nb = json.load(open({str(SOLUTIONS / '02_preprocess.ipynb')!r}))\n"
+             "exec(next(''.join(c['source']) for c in _nb['cells'] if 'def preprocess_images' in ''.join(c['source'])))\n")
+    source = f"def preprocess_images(images):\n    return None\ntry:\n{_indent(steal)}\nexcept Exception:\n    pass\n"
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images")
+
+
+@needs_bubblewrap
+def test_installed_packages_cannot_be_changed(tmp_path):
+    """Can learner code drop a .pth into site-packages or write into the course package, reaching later students?"""
+    marker = f"attack-{uuid.uuid4().hex}"
+    package_file = Path(mnist_lessons.__file__).parent / f"{marker}.py"
+    pth_file = Path(site.getsitepackages()[0]) / f"{marker}.pth"
+    checks = Path(mnist_lessons.__file__).parent / "checks.py"
+    before = checks.read_bytes()
+    code = (f"open({str(package_file)!r}, 'w').write('x = 1')\n"
+            f"open({str(pth_file)!r}, 'w').write('import os')\n"
+            f"open({str(checks)!r}, 'a').write('\\n# forged')\n")
+    try:
+        result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
+        assert not package_file.exists() and not pth_file.exists()
+        assert checks.read_bytes() == before
+        assert full_marks(result), result.as_dict()
+    finally:  # where the sandbox failed, undo the harm before anything else reads it
+        package_file.unlink(missing_ok=True)
+        pth_file.unlink(missing_ok=True)
+        if checks.read_bytes() != before:
+            checks.write_bytes(before)
+
+
+@needs_bubblewrap
+def test_nothing_outlives_grading_and_tmp_is_private(tmp_path):
+    """Does a process in a session of its own, left behind by a function, die with the grading? Does /tmp stay clean?"""
+    marker = f"attack-{uuid.uuid4().hex}"
+    code = ("import subprocess, sys\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', {marker!r}],\n"
+            "                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            f"open('/tmp/{marker}', 'wb').write(b'x' * 10**6)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
+    time.sleep(0.5)
+    survivors = _processes_with(marker)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "a process of the learner's outlived grading"
+    assert not Path(f"/tmp/{marker}").exists()
+    assert full_marks(result), result.as_dict()
+
+
+@needs_bubblewrap
+def test_network_is_unreachable(tmp_path):
+    """Can learner code reach a server on the grader's own loopback? (It could whenever the grader was not root.)"""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    reached = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                reached.append(server.accept())
+            except OSError:
+                continue
+
+    listener = threading.Thread(target=accept)
+    listener.start()
+    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'grades?')\n"
+    try:
+        result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
+    finally:
+        stop.set()
+        listener.join()
+        server.close()
+    assert not reached
+    assert full_marks(result), result.as_dict()
+
+
+def test_many_processes_are_stopped(tmp_path):
+    """Is a function that starts process after process stopped, costing that function only?"""
+    source = ("import subprocess, time\n"
+              "def preprocess_images(images):\n"
+              "    children = [subprocess.Popen(['sleep', '30']) for _ in range(60)]\n"
+              "    time.sleep(3)  # long enough to be seen, short of the function's time limit\n"
+              "    return images.reshape(len(images), -1) / 255\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "more than 32 processes")
+
+
+def test_a_full_folder_is_stopped(tmp_path, monkeypatch):
+    """Is a function that fills the grader's disk stopped before it does, costing that function only?"""
+    monkeypatch.setattr(engine, "SCRATCH_BYTES", 40 * 1024**2)
+    source = ("def preprocess_images(images):\n"
+              "    for i in range(10**6):\n"
+              "        open(f'filler-{i}', 'wb').write(b'x' * 10**6)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
+
+
+def test_a_handed_in_package_shadows_nothing(tmp_path):
+    """Does a mnist_lessons/ folder handed in beside untouched stubs change their verdict? (It scored 14/14.)"""
+    folder = tmp_path / "submission"
+    fake = folder / "mnist_lessons"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "checks.py").write_text("def __getattr__(name):\n    return lambda *a, **k: print('✓ all checks passed')\n")
+    (folder / "02_preprocess.ipynb").write_text((SOLUTIONS.parent.parent / "course" / "mnist" /
+                                                 "02_preprocess.ipynb").read_text())
+    result = grade(folder)
+    assert result.points == 0 and all("not written yet" in g.message for g in result.functions.values()), \
+        result.as_dict()
+
+
+def test_without_the_sandbox_every_grade_says_so(tmp_path, monkeypatch):
+    """Where bubblewrap cannot run, does the grade say "graded without isolation", and why?"""
+    monkeypatch.setenv(isolation.SWITCH, "none")
+    isolation.bubblewrap.cache_clear()
+    try:
+        result = grade(submission(tmp_path))
+    finally:
+        monkeypatch.delenv(isolation.SWITCH)
+        isolation.bubblewrap.cache_clear()
+    assert result.points == 4
+    assert result.functions["one_hot_labels"].message.startswith("✓") and GOOD_ONE_HOT in result.functions[
+        "one_hot_labels"].message
+    assert any(note.startswith("Graded without isolation: MNIST_LESSONS_ISOLATION=none") for note in result.notes)
+    assert "Graded without isolation" in json.dumps(result.as_dict())  # what --grades-json writes
+
+
+def test_isolation_mounts_only_what_the_child_needs():
+    """Are the course's solutions/, the home folder and /etc's secrets left out of the child's view?"""
+    if not CONFINED:
+        pytest.skip(isolation.bubblewrap()[1])
+    command, note = isolation.confine(["python"], "/tmp/scratch")
+    assert note is None
+    bound = {command[i + 1] for i, word in enumerate(command) if word in ("--ro-bind", "--ro-bind-try", "--bind")}
+    root = Path(__file__).resolve().parents[1]
+    assert str(root) not in bound and str(root / "solutions") not in bound
+    assert not any(path in ("/", "/etc", "/root", "/home", "/etc/shadow") for path in bound)
+    assert {"--unshare-all", "--unshare-user", "--die-with-parent", "--disable-userns"} <= set(command)
+    assert command[command.index("--uid") + 1] == "65534"
+
+
+def _processes_with(marker):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
