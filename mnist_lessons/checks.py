@@ -850,9 +850,36 @@ def _fresh_model(compiled=False):
         return compile_model(model) if compiled else model
 
 
-@functools.lru_cache(maxsize=None)
+# The reference train_model's held-out accuracy after each run the train_model check asks for, on the sample,
+# as measured with these versions (tests/test_checks.py measures it again): so the grader, which replays the
+# check for every student, trains no reference. Any other backend or version measures it, once per process.
+REFERENCE_ACCURACY = {
+    ("jax", "3.15.1", "0.10.2"): {(CHECK_EPOCHS, CHECK_BATCH_SIZE): 0.889, (1, 256): 0.872},
+    ("tensorflow", "3.15.1", "2.21.0"): {(CHECK_EPOCHS, CHECK_BATCH_SIZE): 0.918, (1, 256): 0.835},
+}
+
+
 def _reference_accuracy(epochs, batch_size):
     """Held-out accuracy of the reference train_model after the run a check asks of the learner."""
+    known = REFERENCE_ACCURACY.get(_versions(), {})
+    return known[epochs, batch_size] if (epochs, batch_size) in known else _measured_accuracy(epochs, batch_size)
+
+
+def _versions():
+    """(backend, Keras' version, the backend's version), the key of REFERENCE_ACCURACY."""
+    import importlib.metadata
+
+    keras = _keras()
+    backend = keras.backend.backend()
+    try:
+        return backend, keras.__version__, importlib.metadata.version(backend)
+    except importlib.metadata.PackageNotFoundError:
+        return backend, keras.__version__, None
+
+
+@functools.lru_cache(maxsize=None)
+def _measured_accuracy(epochs, batch_size):
+    """Held-out accuracy of the reference train_model after ``epochs`` on the sample, trained here."""
     from mnist_lessons.training import train_model
 
     (train_images, train_labels), (test_images, test_labels) = _prepared_sample()
