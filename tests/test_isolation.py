@@ -228,3 +228,17 @@ def _processes_with(marker):
             except OSError:
                 continue
     return found
+
+
+def test_a_whole_submission_has_a_time_limit(tmp_path):
+    """Is a submission past its time in all stopped, each function left saying so? (One student took 318 s.)"""
+    folder = submission(tmp_path, replace={"preprocess_images": "import time\ntime.sleep(30)\n" + GOOD_PREPROCESS})
+    submission(tmp_path, lesson="01_load_data")
+    limits = engine.Limits(function_seconds=4, notebook_seconds=60, submission_seconds=3)
+    started = time.monotonic()
+    result = engine.grade_submission(folder, ["02_preprocess", "01_load_data"], limits=limits, jobs=1)
+    assert time.monotonic() - started < 20
+    assert result.points == 0
+    for lesson in result.lessons.values():
+        for verdict in lesson.functions.values():
+            assert "whole submission" in verdict.message, verdict.message

@@ -73,6 +73,7 @@ FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_
 CELL_SECONDS = 120.0  # one cell, as nbgrader_config.py's c.Execute.timeout: lesson 06's set-up trains briefly
 NOTEBOOK_SECONDS = 240.0  # one run of the child: cells, every function and Keras' import
 LESSON_SECONDS = 600.0  # every run of the child for one lesson, the reruns after a crash or a hang included
+SUBMISSION_SECONDS = 1800.0  # a student's six lessons together; a complete one takes about a minute on 2 cores
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
 MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
@@ -150,6 +151,8 @@ class Limits:
     cell_seconds: float = CELL_SECONDS
     notebook_seconds: float = NOTEBOOK_SECONDS
     lesson_seconds: float = LESSON_SECONDS
+    submission_seconds: float = SUBMISSION_SECONDS
+    deadline: float = None  # time.monotonic() by which the whole submission must be graded (set by grade_submission)
     memory_bytes: int = MEMORY_BYTES
     output_bytes: int = OUTPUT_BYTES
 
@@ -159,6 +162,8 @@ def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(),
     folder = Path(folder)
     lessons = list(lessons or LESSONS)
     jobs = jobs or max(1, min(len(lessons), os.cpu_count() or 1))
+    if limits.deadline is None:
+        limits = dataclasses.replace(limits, deadline=time.monotonic() + limits.submission_seconds)
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = {lesson: pool.submit(grade_lesson, folder / f"{lesson}.ipynb", lesson,
                                        release_dir=release_dir, limits=limits) for lesson in lessons}
@@ -271,6 +276,9 @@ def _run_child(program, lesson, limits, keep_outputs=False):
     skip = []
     started = time.monotonic()
     while True:
+        if limits.deadline is not None and time.monotonic() >= limits.deadline:
+            _give_up(run, functions, _past_deadline(limits))
+            break
         outcome = _run_child_once(program, lesson, functions, skip, limits, keep_outputs)
         run.recorded.update(outcome["recorded"])
         run.outputs.update(outcome["outputs"])
@@ -305,6 +313,11 @@ def _run_child(program, lesson, limits, keep_outputs=False):
                                      "take in all (cells that hang, one after another?)")
             break
     return run
+
+
+def _past_deadline(limits):
+    return (f"grading the student's whole submission took longer than the {limits.submission_seconds:g} s it "
+            "may take in all")
 
 
 def _give_up(run, functions, why):
@@ -463,6 +476,8 @@ def _watch(process, progress_path, log, limits, work):
         reason = None
         if now - started > limits.notebook_seconds:
             reason = f"took longer than the {limits.notebook_seconds:g} s a whole notebook may take"
+        elif limits.deadline is not None and now > limits.deadline:
+            reason = f"ran past the end of the {limits.submission_seconds:g} s the whole submission may take"
         elif call_started is not None and now - call_started > _limit_of(current, limits):
             reason = f"took longer than {_limit_of(current, limits):g} s (a loop that never ends?)"
         elif _resident_bytes(members) > limits.memory_bytes:
