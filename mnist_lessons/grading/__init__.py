@@ -6,6 +6,8 @@
 - ``sandbox``          the child process the learner's code runs in
 - ``preprocessors``    nbgrader's door: the engine inside nbgrader's own pipeline
 - ``classgrading``     a class graded with nbgrader, several students at once
+- ``report``           the class report, an HTML page beside the gradebook
+- ``export``           the grades as a CSV an LMS imports (an nbgrader export plugin)
 
 Nothing here is imported by ``import mnist_lessons``; the lessons' check
 cells use ``mnist_lessons.checks`` alone.
