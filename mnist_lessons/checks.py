@@ -8,7 +8,9 @@ that says what was called, what came back and what was expected, with a hint
 where one helps. ``hidden=True`` runs the extra edge cases that nbgrader keeps
 out of the student version (between ``### BEGIN HIDDEN TESTS`` and
 ``### END HIDDEN TESTS``). ``hint`` and ``solution`` (from ``mnist_lessons.hints``)
-give the tiered help a lesson's "Stuck?" line offers.
+give the tiered help a lesson's "Stuck?" line offers. A check that passes
+remembers the learner's function, and ``yours`` (from ``mnist_lessons.downstream``)
+hands it to the lesson's later cells.
 
 Rules every check keeps:
 
@@ -43,6 +45,7 @@ import numpy as np
 from mnist_lessons import data as reference_data
 from mnist_lessons import evaluate as reference_evaluate
 from mnist_lessons import preprocess as reference_preprocess
+from mnist_lessons.downstream import remembered, yours  # noqa: F401 -- the lessons' later cells call checks.yours(...)
 from mnist_lessons.hints import hint, solution  # noqa: F401 -- the lessons' "Stuck?" lines call checks.hint(...)
 
 NUM_CLASSES = reference_preprocess.NUM_CLASSES  # the digits 0-9
@@ -69,6 +72,7 @@ SOME_PREDICTIONS = np.array([7, 2, 1, 0, 4, 1, 4, 9, 6, 9, 0, 6, 9, 0, 1, 3, 9, 
 # ---------------------------------------------------------------- lesson 01
 
 
+@remembered
 def check_load_data(load_data, hidden=False):
     """Does load_data(path) read the four arrays of a Keras-layout mnist.npz, in order?"""
     name = "load_data"
@@ -88,6 +92,7 @@ def check_load_data(load_data, hidden=False):
     _passed(name, hidden)
 
 
+@remembered
 def check_describe_dataset(describe_dataset, hidden=False):
     """Does describe_dataset count images, read the shape, dtype and pixel range, and count each digit?"""
     name = "describe_dataset"
@@ -112,6 +117,7 @@ def check_describe_dataset(describe_dataset, hidden=False):
 # ---------------------------------------------------------------- lesson 02
 
 
+@remembered
 def check_preprocess_images(preprocess_images, hidden=False):
     """Does preprocess_images flatten each image to 784 float32 values in [0, 1]?"""
     name = "preprocess_images"
@@ -137,6 +143,7 @@ def check_preprocess_images(preprocess_images, hidden=False):
     _passed(name, hidden)
 
 
+@remembered
 def check_one_hot_labels(one_hot_labels, hidden=False):
     """Does one_hot_labels turn each label into a row of num_classes floats with a single 1?"""
     name = "one_hot_labels"
@@ -163,6 +170,7 @@ def check_one_hot_labels(one_hot_labels, hidden=False):
 # ---------------------------------------------------------------- lesson 03
 
 
+@remembered
 def check_build_model(build_model, hidden=False):
     """Does build_model return an uncompiled 784 -> Dense(512, relu) -> Dense(10, softmax) network?"""
     name = "build_model"
@@ -192,6 +200,7 @@ def check_build_model(build_model, hidden=False):
 # ---------------------------------------------------------------- lesson 04
 
 
+@remembered
 def check_compile_model(compile_model, hidden=False):
     """Does compile_model compile the model it gets with RMSprop, categorical cross-entropy and accuracy?"""
     name = "compile_model"
@@ -225,6 +234,7 @@ def check_compile_model(compile_model, hidden=False):
 # ---------------------------------------------------------------- lesson 05
 
 
+@remembered
 def check_train_model(train_model, hidden=False):
     """Does train_model fit the given model for `epochs` passes in batches of `batch_size` and return the History?"""
     name = "train_model"
@@ -262,6 +272,7 @@ def check_train_model(train_model, hidden=False):
 # ---------------------------------------------------------------- lesson 06
 
 
+@remembered
 def check_evaluate_model(evaluate_model, hidden=False):
     """Does evaluate_model return the model's (loss, accuracy) on the images and labels it gets?"""
     name = "evaluate_model"
@@ -283,6 +294,7 @@ def check_evaluate_model(evaluate_model, hidden=False):
     _passed(name, hidden)
 
 
+@remembered
 def check_predict_labels(predict_labels, hidden=False):
     """Does predict_labels return the most probable digit of each image, as integers of shape (N,)?"""
     name = "predict_labels"
@@ -298,6 +310,7 @@ def check_predict_labels(predict_labels, hidden=False):
     _passed(name, hidden)
 
 
+@remembered
 def check_compare_labels(compare_labels, hidden=False):
     """Does compare_labels pair the first n predicted and actual labels, predicted first?"""
     name = "compare_labels"
@@ -322,6 +335,7 @@ def check_compare_labels(compare_labels, hidden=False):
     _passed(name, hidden)
 
 
+@remembered
 def check_confusion_matrix(confusion_matrix, hidden=False):
     """Does confusion_matrix count each (actual, predicted) pair, with a row per actual digit?"""
     name = "confusion_matrix"
