@@ -66,7 +66,7 @@ import numpy as np
 from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
-from mnist_lessons.grading import isolation, notebooks
+from mnist_lessons.grading import compilecache, isolation, notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
@@ -355,7 +355,11 @@ def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
         }
         if not keep_outputs:
             env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
-        command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work)
+        cache = compilecache.ready(env["KERAS_BACKEND"])  # programs the checks compile, compiled once, read-only
+        if cache is not None:
+            env.update(compilecache.child_variables(cache))
+        command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work,
+                                                read_only=[cache] if cache is not None else [])
         log_path = work / "output.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(

@@ -66,8 +66,11 @@ def bubblewrap():
     return program, None
 
 
-def confine(command, scratch):
-    """``command`` wrapped so that it runs confined, writing only to ``scratch``; and a note when it can't be."""
+def confine(command, scratch, read_only=()):
+    """``command`` wrapped so that it runs confined, writing only to ``scratch``; and a note when it can't be.
+
+    ``read_only``: more folders the child may read (the grader's compilation cache).
+    """
     program, why = bubblewrap()
     if program is None:
         return list(command), without_isolation_note(why)
@@ -76,6 +79,7 @@ def confine(command, scratch):
         program, *_namespaces(), *_system_mounts(), *_python_mounts(),
         "--proc", "/proc", "--dev", "/dev",
         "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
         "--bind", scratch, scratch, "--chdir", scratch,
         "--", *command,
     ], None

@@ -1,0 +1,120 @@
+"""The grader's compilation cache: the XLA programs the checks run, compiled once per machine, not once per student.
+
+On the JAX backend most of a graded lesson's time went to XLA compiling the
+same small programs for every student (a training step, an evaluation: 30
+compilations, 8 s of lesson 06's 20 s). JAX keeps compiled programs in a
+persistent cache (``jax_compilation_cache_dir``), keyed by the program, the
+compiler's options and the JAX version.
+
+A compiled program is native code, so learner code must never write one that
+the grading of another student would load. So:
+
+- the cache is written only by a trusted process that runs the checks on
+  the course's own answers (``python -m mnist_lessons.grading.compilecache``),
+  once per cache folder, started by the grader before its first child;
+- the sandboxed child gets it read-only (``isolation.confine``); what it
+  compiles beyond the cache it compiles for itself and cannot keep;
+- where the child is not confined (no bubblewrap), no cache is used at all.
+
+The folder is ``$MNIST_LESSONS_XLA_CACHE``, or one under the user's cache
+folder named for the JAX version and this CPU (a program compiled for one
+CPU's vector extensions must not run on another's).
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from mnist_lessons.environment import child_env
+from mnist_lessons.grading import isolation
+
+FOLDER_VARIABLE = "MNIST_LESSONS_XLA_CACHE"  # where the cache is kept ("none": no cache)
+READY_FILE = "warmed"  # written once the trusted warm-up has run here
+WARMUP_SECONDS = 600  # the checks on the course's answers: about 15 s on 2 cores
+WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels")  # they compile
+_LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
+
+
+def ready(backend):
+    """The warmed cache folder the child may read, or None (another backend, no sandbox, or turned off)."""
+    if backend != "jax" or os.environ.get(FOLDER_VARIABLE, "").lower() == "none":
+        return None
+    if isolation.bubblewrap()[0] is None:
+        return None  # an unconfined child could write into the cache that later students load
+    folder = cache_folder()
+    with _LOCK:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / ".lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # other graders on this machine (autograde-class's nbgraders)
+                if not (folder / READY_FILE).exists():
+                    _warm(folder)
+        except OSError:
+            return None
+    return folder if (folder / READY_FILE).exists() else None
+
+
+def child_variables(folder):
+    """The environment that points the child's JAX at the cache, for every program, however quick to compile."""
+    return {"JAX_COMPILATION_CACHE_DIR": str(folder), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+
+
+def cache_folder():
+    chosen = os.environ.get(FOLDER_VARIABLE)
+    if chosen:
+        return Path(chosen)
+    import jax
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "mnist-lessons" / f"xla-{jax.__version__}-{_cpu_key()}"
+
+
+def _cpu_key():
+    """A short digest of this CPU's model and flags (its vector extensions among them)."""
+    model, flags = "", ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = value.strip()
+    return hashlib.sha256(f"{model}|{flags}|{os.uname().machine}".encode()).hexdigest()[:12]
+
+
+def _warm(folder):
+    """Run the warm-up in a process of its own, trusted: it runs no learner code."""
+    env = child_env()
+    env.update(child_variables(folder), KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0",
+               OMP_NUM_THREADS="1", NBGRADER_EXECUTION="autograde")
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        completed = subprocess.run([sys.executable, "-I", "-m", "mnist_lessons.grading.compilecache"],
+                                   env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=WARMUP_SECONDS)
+        if completed.returncode == 0:
+            (folder / READY_FILE).write_text("the checks ran on the course's answers with this cache\n")
+
+
+def main():
+    """Run the checks that compile, on the course's own answers, visible and hidden, filling the cache."""
+    import importlib
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from mnist_lessons import checks
+    from mnist_lessons.grading.registry import BY_NAME
+
+    for name in WARMED_CHECKS:
+        module, attribute = BY_NAME[name].answer_key[0].split(":")
+        answer = getattr(importlib.import_module(f"mnist_lessons.{module}"), attribute)
+        for hidden in (False, True):
+            with checks._quiet():
+                getattr(checks, f"check_{name}")(answer, hidden=hidden)
+
+
+if __name__ == "__main__":
+    main()
