@@ -13,6 +13,8 @@ import textwrap
 import threading
 import time
 
+import pytest
+
 from mnist_lessons.grading import classgrading
 
 # A stand-in for nbgrader: starts a grandchild in its own session (as the engine's child), writes both pids, waits.
@@ -111,3 +113,29 @@ def test_stale_scratch_folders_are_removed_with_their_processes(tmp_path):
         assert not stale.exists() and live.is_dir() and other.is_dir()
     finally:
         leftover.kill()
+
+
+def test_a_hung_nbgrader_is_stopped_with_its_tree(tmp_path, monkeypatch):
+    """Is an nbgrader command that outlives the time one student may take stopped, grandchildren and all, with an error?"""
+    monkeypatch.setattr(classgrading, "CHILD_SECONDS", 2)
+    pids_file = tmp_path / "pids.json"
+    script = tmp_path / "fake_nbgrader.py"
+    script.write_text(FAKE_NBGRADER)
+    started = time.monotonic()
+    completed = classgrading.run_child([sys.executable, str(script), str(pids_file)], cwd=tmp_path)
+    assert time.monotonic() - started < 30
+    assert completed.returncode != 0 and "[ERROR] nbgrader was stopped after 2 s" in completed.stderr
+    time.sleep(0.2)
+    assert not any(alive(pid) for pid in json.loads(pids_file.read_text()))
+
+
+def test_each_student_has_one_deadline_for_all_lessons():
+    """Does nbgrader's door give all of one student's lessons the same deadline, and each student their own?"""
+    from mnist_lessons.grading import preprocessors
+
+    first = preprocessors._limits({"nbgrader": {"assignment": "mnist", "student": "ada", "notebook": "01_load_data"}})
+    time.sleep(0.01)
+    again = preprocessors._limits({"nbgrader": {"assignment": "mnist", "student": "ada", "notebook": "02_preprocess"}})
+    other = preprocessors._limits({"nbgrader": {"assignment": "mnist", "student": "bob", "notebook": "01_load_data"}})
+    assert first.deadline == again.deadline < other.deadline
+    assert first.deadline - time.monotonic() == pytest.approx(preprocessors.engine.SUBMISSION_SECONDS, abs=60)

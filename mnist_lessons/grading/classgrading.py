@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mnist_lessons.coursefiles import ASSIGNMENT, nbgrader_config_path, solutions_dir
 from mnist_lessons.environment import child_env, use_own_scripts
-from mnist_lessons.grading import notebooks
+from mnist_lessons.grading import engine, notebooks
 from mnist_lessons.grading.preprocessors import NOTES_KEY, missing_note
 from mnist_lessons.grading.registry import LESSONS
 
@@ -77,7 +77,11 @@ def run_child(command, cwd):
     with _CHILDREN_LOCK:
         _CHILDREN.add(process)
     try:
+        stdout, stderr = process.communicate(timeout=CHILD_SECONDS)
+    except subprocess.TimeoutExpired:  # the engine's own deadline did not end it: nbgrader itself hung
+        kill_trees([process.pid])
         stdout, stderr = process.communicate()
+        stderr += f"\n[ERROR] nbgrader was stopped after {CHILD_SECONDS:g} s, past the time one student may take"
     except BaseException:
         kill_trees([process.pid])
         process.wait()
@@ -311,7 +315,8 @@ def autograde_reference_submission_stock(lessons=None):
 # work takes paths and returns data, it runs as well on a Dask cluster
 # (`scheduler=`), given a file system that the workers share with the course.
 
-GRADE_SECONDS = 1800  # one student's whole submission; about 45 s on 2 cores
+GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission; about 45 s on 2 cores
+CHILD_SECONDS = GRADE_SECONDS + 600  # a backstop for one nbgrader command: the engine's deadline, then its replays
 
 
 def submitted_students(course, assignment=ASSIGNMENT):

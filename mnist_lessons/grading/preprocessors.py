@@ -39,6 +39,7 @@ import datetime
 import html
 import os
 import re
+import time
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
@@ -94,6 +95,17 @@ def _as_node(data):
     return nb
 
 
+_DEADLINES = {}  # (assignment, student) -> time.monotonic() by which all their lessons must be graded
+
+
+def _limits(resources):
+    """The engine's limits, with the student's deadline: their first lesson graded in this process starts the clock."""
+    info = resources.get("nbgrader", {})
+    key = (info.get("assignment"), info.get("student"))
+    deadline = _DEADLINES.setdefault(key, time.monotonic() + engine.SUBMISSION_SECONDS)
+    return engine.Limits(deadline=deadline)
+
+
 def _lesson(resources):
     lesson = resources["nbgrader"]["notebook"]
     if lesson not in LESSONS:
@@ -130,7 +142,8 @@ class GradeInSandbox(NbGraderPreprocessor):
             grade, cells = engine.zero_lesson(lesson, unreadable), [dict(cell) for cell in nb.cells]
         else:
             grade, cells = engine.grade_notebook(nb, lesson, release=_release(self, resources), demonstrations=True,
-                                                 repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []))
+                                                 repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []),
+                                                 limits=_limits(resources))
         checks = {BY_NAME[name].check_id: name for name in LESSONS[lesson]}
         for cell in cells:
             name = checks.get(notebooks.grade_id(cell))
