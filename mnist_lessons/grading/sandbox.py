@@ -103,7 +103,7 @@ def main():
     # The grader's compilation cache is read-only here (compilecache.py): what JAX cannot add to it is no
     # concern of the learner's, and must not show among their cell's outputs.
     warnings.filterwarnings("ignore", message="Error writing persistent compilation cache")
-    ANSWER_KEYS.update(_answer_keys())  # before any cell: what the cells rebind changes nothing
+    ANSWER_KEYS.update(_answer_keys(request["functions"]))  # before any cell: what the cells rebind changes nothing
     checks = _pristine_checks()  # the checks as the course wrote them, out of the learner's reach
     quiet = checks._quiet
     # Here the checks only hand the learner's function its inputs; the grader's replay decides. So no
@@ -434,13 +434,16 @@ def _snapshot(arg):
     return None
 
 
-def _answer_keys():
-    """{exercise: [(function, its code)]}: the package's answers, found before any learner code can rebind them."""
+def _answer_keys(names):
+    """{exercise: [(function, its code)]}: the package's answers, found before any learner code can rebind them.
+
+    Only the answers to the exercises graded here (``names``, the lesson's): lessons 01 and 02 then import no Keras.
+    """
     import importlib
 
     keys = {}
-    for name, entries in ANSWER_KEY.items():
-        for entry in entries:
+    for name in names:
+        for entry in ANSWER_KEY[name]:
             module_name, attribute = entry.split(":")
             function = getattr(importlib.import_module(f"mnist_lessons.{module_name}"), attribute)
             keys.setdefault(name, []).append((function, function.__code__))
