@@ -153,6 +153,34 @@ def test_network_is_unreachable(tmp_path):
     assert full_marks(result), result.as_dict()
 
 
+@needs_bubblewrap
+def test_abstract_sockets_and_dev_shm_are_the_childs_own(tmp_path):
+    """Can learner code reach the grader's host through an abstract unix socket, or write its /dev/shm?
+
+    Abstract sockets have no file to hide: only the child's own network namespace keeps them apart.
+    """
+    name = f"attack-{uuid.uuid4().hex}"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind("\0" + name)
+    server.listen()
+    server.setblocking(False)
+    shared = Path("/dev/shm") / name
+    shared.write_bytes(b"the host's")
+    code = ("import socket\n"
+            "try:\n"
+            f"    socket.socket(socket.AF_UNIX).connect('\\0{name}')\n"
+            "finally:\n"
+            f"    open('/dev/shm/{name}', 'ab').write(b' forged')\n")
+    try:
+        result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
+        with pytest.raises(BlockingIOError):
+            server.accept()
+        assert shared.read_bytes() == b"the host's"
+    finally:
+        server.close()
+        shared.unlink(missing_ok=True)
+    assert full_marks(result), result.as_dict()
+
 def test_many_processes_are_stopped(tmp_path):
     """Is a function that starts process after process stopped, costing that function only?"""
     source = ("import subprocess, time\n"
