@@ -8,7 +8,13 @@ One run measures, on the same machine and side by side:
   through the package's own ``compile_model`` and ``train_model`` (what
   ``mnist-lessons train`` does), and its ratio to the floor;
 - test accuracy after ``EPOCHS`` epochs for each seed;
-- the self-check and the autograder, when they exist (see ``TIMED_TOOLS``).
+- the self-check and the autograder, when they exist (see ``TIMED_TOOLS``);
+- start-up, what every lesson's kernel and grading process pays first (issue
+  14): issue 14's line ``import mnist_lessons as ml; ml.build_model();
+  ml.set_seed(0)`` in a fresh process, and whether seeding imported
+  TensorFlow; a Jupyter kernel's seconds from the request to start it to its
+  first output; and each lesson's run-all (solutions/, every cell, in a real
+  kernel through nbclient), with the seconds to its first output.
 
 Every result names the machine: its CPU model and vector extensions (AVX2,
 AVX-512, ...), cores, NumPy and BLAS, so that figures from different machines
@@ -16,7 +22,8 @@ are not compared as if alike.
 
 Keras fixes its backend at import, so each backend trains in a child process
 (``python -m mnist_lessons.bench --worker ...``) that writes its figures to a
-JSON file. The parent never imports Keras.
+JSON file. The parent never imports Keras. For the same reason the start-up
+probes run in fresh processes and kernels of their own.
 """
 
 import argparse
@@ -65,6 +72,7 @@ TINY = {  # `--tiny`: the whole benchmark in seconds, so that a test can run it
     "seeds": (0,),
     "matmul_size": 256,
     "matmul_repeats": 5,
+    "startup_repeats": 1,
 }
 
 # Timed when present: a module and a function that runs the whole job on the
@@ -78,9 +86,20 @@ TIMED_TOOLS = {
     # the same through nbgrader's stock Execute step, side by side (issue 17)
     "autograde_stock": ("mnist_lessons.grading.classgrading", "autograde_reference_submission_stock"),
 }
-TINY_LESSONS = ["02_preprocess"]  # `--tiny` times the tools on one quick lesson
+TINY_LESSONS = ["02_preprocess"]  # `--tiny` times the tools, and runs all cells, of one quick lesson
 TOOL_TITLES = {"self_check": "self-check, complete submission", "autograde": "autograding one submission",
                "autograde_stock": "the same, nbgrader's stock Execute"}
+
+# Start-up and the lessons (issue 14). Issue 14's line, timed in a fresh
+# process; and the seeding alone, after which TensorFlow must not be loaded on
+# JAX (keras.utils.set_random_seed imported it: 1.7 s of every kernel).
+STARTUP_LINE = "import mnist_lessons as ml; ml.build_model(); ml.set_seed(0)"
+SEED_LINE = "import mnist_lessons as ml; ml.set_seed(0)"
+STARTUP_REPEATS = 3  # the median of 3 fresh processes (issue 14's figure: 4.4 s on the AVX-512 Xeon)
+KERNEL_NAME = "python3"  # the kernel the lessons name in their metadata, and the one the project installs
+KERNEL_PROBE = STARTUP_LINE + '; print("ready")'  # the same line, with an output to wait for
+LESSON_CELL_TIMEOUT = 600  # seconds per cell; lesson 05's training is the longest, under 90 s (issue 3)
+PARTS = ("training", "tools", "lessons")  # what `--only` picks from: matmul and backends; TIMED_TOOLS; start-up and lessons
 
 WORKER_TIMEOUT = 3600  # seconds; a full run of one backend takes a few minutes
 
@@ -117,28 +136,61 @@ def installed_backends():
     return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
 
 
-def run_benchmark(tiny=False, out=None, *, data=None, backends=None, progress=print):
+def run_benchmark(tiny=False, out=None, *, data=None, backends=None, only=None, progress=print):
     """Run the whole benchmark; return its results as a dict and, when ``out`` is a path, write them there as JSON.
 
-    ``tiny`` trains on 2,000 images for 2 epochs with one seed and times a
-    small product: seconds instead of minutes, for tests. ``data`` is what
-    ``load_mnist`` takes (None: MNIST_LESSONS_DATA, else the MNIST inside the package; or "sample"
-    sample); ``backends`` defaults to every installed one.
+    ``tiny`` trains on 2,000 images for 2 epochs with one seed, times a small
+    product, one start-up of each kind and one lesson on the sample: seconds
+    instead of minutes, for tests. ``data`` is what ``load_mnist`` takes (None:
+    MNIST_LESSONS_DATA, else the MNIST inside the package; or "sample");
+    ``backends`` defaults to every installed one; ``only`` is a list of PARTS
+    to run (None: all of them), and the results hold those parts only.
     """
     settings = dict(TINY) if tiny else {
         "num_images": None, "epochs": EPOCHS, "seeds": SEEDS,
-        "matmul_size": MATMUL_SIZE, "matmul_repeats": MATMUL_REPEATS,
+        "matmul_size": MATMUL_SIZE, "matmul_repeats": MATMUL_REPEATS, "startup_repeats": STARTUP_REPEATS,
     }
+    parts = [part for part in PARTS if only is None or part in only]
     backends = list(backends) if backends is not None else installed_backends()
     results = {
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "mnist-lessons bench" + (" --tiny" if tiny else ""),
+        "command": " ".join(["mnist-lessons bench"] + (["--tiny"] if tiny else [])
+                            + [f"--only {part}" for part in parts if only is not None]),
         "tiny": tiny,
+        "parts": parts,
         "machine": describe_machine(),
-        "recipe": {"epochs": settings["epochs"], "batch_size": None, "seeds": list(settings["seeds"])},
         "default_backend": chosen_backend(),
+        "load_average": {"start": _load_average()},  # other work on the machine slows every figure
     }
+    if "training" in parts:
+        _bench_training(results, settings, backends, data, progress)
+    if "tools" in parts:
+        for tool in TIMED_TOOLS:
+            progress(f"[bench] Timing the {TOOL_TITLES[tool]} ...")
+            results[tool] = _run_worker("tool", ["--tool", tool] + (["--tiny"] if tiny else []), {})
+            progress(f"[bench]   {_tool_figure(results[tool])}")
+    if "lessons" in parts:
+        _bench_lessons(results, settings, tiny, data, progress)
+    results["load_average"]["end"] = _load_average()
 
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def _load_average():
+    """The system's load averages over 1, 5 and 15 minutes, or None where the OS does not say."""
+    try:
+        return [round(load, 2) for load in os.getloadavg()]
+    except (AttributeError, OSError):  # Windows
+        return None
+
+
+def _bench_training(results, settings, backends, data, progress):
+    """The matmul rate, the floor, and training on each backend, added to ``results``."""
+    results["recipe"] = {"epochs": settings["epochs"], "batch_size": None, "seeds": list(settings["seeds"])}
     size, repeats = settings["matmul_size"], settings["matmul_repeats"]
     progress(f"[bench] NumPy float32 matrix products: {size} x {size} x {size}, median of {repeats} ...")
     gflops = measure_matmul_gflops(size, size, size, repeats)
@@ -184,16 +236,210 @@ def run_benchmark(tiny=False, out=None, *, data=None, backends=None, progress=pr
         defaults["ratio_to_floor"] = defaults["seconds_per_epoch"] / results["floor"]["seconds"]
         results["recipe"]["batch_size"] = result["batch_size"]
 
-    for tool in TIMED_TOOLS:
-        progress(f"[bench] Timing the {TOOL_TITLES[tool]} ...")
-        results[tool] = _run_worker("tool", ["--tool", tool] + (["--tiny"] if tiny else []), {})
-        progress(f"[bench]   {_tool_figure(results[tool])}")
 
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n")
-    return results
+def _bench_lessons(results, settings, tiny, data, progress):
+    """Start-up in a fresh process and in a kernel, and each lesson's run-all, added to ``results``.
+
+    The lessons run on the data a learner has (the complete MNIST inside the
+    package) unless ``data`` names other; ``--tiny`` runs one lesson on the sample.
+    """
+    repeats = settings["startup_repeats"]
+    data = data if data is not None else ("sample" if tiny else None)
+    env = lesson_environment(data)
+    progress(f"[bench] Start-up: `{STARTUP_LINE}` in a fresh process, median of {repeats} ...")
+    results["startup"] = measure_startup(repeats, env)
+    progress(f"[bench]   {_startup_figure(results['startup'])}")
+    progress(f"[bench] A {KERNEL_NAME} kernel, from the request to start it to its first output, median of {repeats} ...")
+    results["kernel_first_output"] = measure_kernel_first_output(KERNEL_PROBE, repeats, env)
+    progress(f"[bench]   {_kernel_figure(results['kernel_first_output'])}")
+    lessons = TINY_LESSONS if tiny else [path.stem for path in sorted(_lessons_folder().glob("*.ipynb"))]
+    progress(f"[bench] Running every cell of {', '.join(lessons)} in a {KERNEL_NAME} kernel "
+             f"({'MNIST_LESSONS_DATA=' + str(data) if data is not None else 'the complete MNIST'}) ...")
+    results["lessons"] = {}
+    for lesson in lessons:
+        result = time_notebook(_lessons_folder() / f"{lesson}.ipynb", env)
+        result["data"] = data or "full"
+        results["lessons"][lesson] = result
+        progress(f"[bench]   {lesson}: {_lesson_figure(result)}")
+
+
+def _lessons_folder():
+    """solutions/mnist: the reference lessons, every exercise done (a clone of the repository only)."""
+    from mnist_lessons.coursefiles import solutions_dir
+
+    return solutions_dir()
+
+
+def lesson_environment(data):
+    """The environment of a learner's kernel: this one's, with MNIST_LESSONS_DATA=``data`` (None: unset) and no grading flag."""
+    from mnist_lessons.data import DATA_ENV_VAR
+
+    env = {key: value for key, value in os.environ.items() if key not in (DATA_ENV_VAR, "NBGRADER_EXECUTION")}
+    if data is not None:
+        env[DATA_ENV_VAR] = str(data)
+    return env
+
+
+# Run in a fresh interpreter by measure_startup: the line's own seconds, and which modules it left loaded.
+_STARTUP_PROBE = """import json, sys, time
+start = time.perf_counter()
+{line}
+seconds = time.perf_counter() - start
+from mnist_lessons.backend import backend_name
+print("BENCH-STARTUP " + json.dumps({{"seconds": seconds, "backend": backend_name(),
+      "tensorflow_imported": "tensorflow" in sys.modules, "jax_imported": "jax" in sys.modules}}))
+"""
+
+
+def measure_startup(repeats, env=None):
+    """Issue 14's start-up line in ``repeats`` fresh processes, and seeding alone in one more.
+
+    Returns {"line", "seconds" (median, the line itself), "process_seconds"
+    (median, the interpreter's start and exit included), "runs", "backend",
+    "tensorflow_installed", "tensorflow_imported" (after the line),
+    "seed_only": {"line", "seconds", "tensorflow_imported", ...}}.
+    """
+    runs = [_probe_process(STARTUP_LINE, env) for _ in range(repeats)]
+    failed = next((run for run in runs if run.get("error")), None)
+    if failed:
+        return {"line": STARTUP_LINE, "error": failed["error"], "seconds": None}
+    seed_only = _probe_process(SEED_LINE, env)
+    return {
+        "line": STARTUP_LINE,
+        "repeats": repeats,
+        "seconds": statistics.median(run["seconds"] for run in runs),
+        "process_seconds": statistics.median(run["process_seconds"] for run in runs),
+        "runs": runs,
+        "backend": runs[0]["backend"],
+        "tensorflow_installed": importlib.util.find_spec("tensorflow") is not None,
+        "tensorflow_imported": any(run["tensorflow_imported"] for run in runs),
+        "seed_only": {"line": SEED_LINE, **seed_only},
+    }
+
+
+def _probe_process(line, env):
+    """Run ``line`` in a fresh interpreter; its own seconds, the whole process's, and what it loaded."""
+    start = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-c", _STARTUP_PROBE.format(line=line)], env=env,
+                               capture_output=True, text=True, timeout=WORKER_TIMEOUT)
+    process_seconds = time.perf_counter() - start
+    reports = [text for text in completed.stdout.splitlines() if text.startswith("BENCH-STARTUP ")]
+    if completed.returncode != 0 or not reports:
+        tail = (completed.stderr.strip().splitlines() or [""])[-1]
+        return {"error": f"`{line}` exited with status {completed.returncode}: {tail}", "seconds": None}
+    return {**json.loads(reports[-1].removeprefix("BENCH-STARTUP ")), "process_seconds": process_seconds}
+
+
+def measure_kernel_first_output(code, repeats, env=None):
+    """Start a kernel, run ``code``, ``repeats`` times: seconds from the start request to ready, first output and done.
+
+    Each run starts a new kernel with jupyter_client, as Jupyter does when a
+    learner opens a lesson, and stops it afterwards. Returns the medians and the runs.
+    """
+    runs = []
+    for _ in range(repeats):
+        try:
+            runs.append(_kernel_run(code, env))
+        except Exception as err:  # a kernel that does not start, or dies: a figure we cannot give
+            return {"code": code, "error": f"{type(err).__name__}: {err}", "first_output_seconds": None}
+    result = {"code": code, "kernel": KERNEL_NAME, "repeats": repeats, "runs": runs}
+    for key in ("ready_seconds", "first_output_seconds", "done_seconds"):
+        result[key] = statistics.median(run[key] for run in runs)
+    result["first_output"] = runs[0]["first_output"]
+    return result
+
+
+def _kernel_run(code, env, timeout=LESSON_CELL_TIMEOUT):
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name=KERNEL_NAME)
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        manager.start_kernel(cwd=folder, **({"env": env} if env is not None else {}))  # None: this process's
+        client = manager.client()
+        try:
+            client.start_channels()
+            client.wait_for_ready(timeout=timeout)
+            ready = time.perf_counter() - start
+            msg_id = client.execute(code)
+            first = first_text = None
+            deadline = time.monotonic() + timeout
+            while True:
+                msg = client.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind = msg["msg_type"]
+                if first is None and kind in ("stream", "display_data", "execute_result", "error"):
+                    first = time.perf_counter() - start
+                    first_text = _output_text(msg)
+                if kind == "error":
+                    raise RuntimeError(f"the code raised {msg['content']['ename']}: {msg['content']['evalue']}")
+                if kind == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+            done = time.perf_counter() - start
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    if first is None:
+        raise RuntimeError("the code printed nothing")
+    return {"ready_seconds": ready, "first_output_seconds": first, "done_seconds": done, "first_output": first_text}
+
+
+def _output_text(msg):
+    content = msg["content"]
+    if msg["msg_type"] == "stream":
+        return content["text"].strip()
+    return content.get("data", {}).get("text/plain", msg["msg_type"])
+
+
+def time_notebook(path, env=None):
+    """Run every cell of the notebook at ``path`` in a new kernel, as "Run All" does, errors allowed; time it.
+
+    Seconds are counted from the request to start the kernel: to it being
+    ready, to the first output of any cell, and to the end of the last cell.
+    The notebook runs in a temporary folder; the file is not changed. Returns
+    {"code_cells", "ready_seconds", "first_output_seconds", "first_output_cell"
+    (its index among the code cells), "run_all_seconds", "errors" (one line per
+    cell that raised)}.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    marks = {}
+
+    class TimedClient(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            if "first_output" not in marks:
+                marks["first_output"] = time.perf_counter()
+                marks["first_output_cell"] = cell_index
+            return super().output(outs, msg, display_id, cell_index)
+
+    notebook = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as folder:
+        client = TimedClient(notebook, timeout=LESSON_CELL_TIMEOUT, kernel_name=KERNEL_NAME, allow_errors=True,
+                             resources={"metadata": {"path": folder}},
+                             on_notebook_start=lambda notebook: marks.setdefault("ready", time.perf_counter()))
+        start = time.perf_counter()
+        try:
+            client.execute(**({"env": env} if env is not None else {}))  # None: this process's
+        except Exception as err:  # the kernel died or a cell timed out
+            return {"error": f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}",
+                    "run_all_seconds": None}
+        run_all = time.perf_counter() - start
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    errors = [f"cell {index}: {output.ename}: {output.evalue}"
+              for index, cell in enumerate(notebook.cells) for output in cell.get("outputs", [])
+              if output.output_type == "error"]
+    first_cell = marks.get("first_output_cell")
+    return {
+        "code_cells": len(code_cells),
+        "ready_seconds": marks["ready"] - start,
+        "first_output_seconds": marks["first_output"] - start if "first_output" in marks else None,
+        "first_output_cell": None if first_cell is None else sum(
+            cell.cell_type == "code" for cell in notebook.cells[:first_cell]),
+        "run_all_seconds": run_all,
+        "errors": errors,
+    }
 
 
 def describe_machine():
@@ -271,7 +517,31 @@ def _blas_name():
 
 
 def format_table(results):
-    """The benchmark's figures as a plain-text table, one row per measurement."""
+    """The benchmark's figures as a plain-text table, one row per measurement (of the parts that ran)."""
+    rows = []
+    if "matmul" in results:
+        rows += _training_rows(results)
+    for tool, title in TOOL_TITLES.items():
+        if tool in results:
+            rows.append((title.capitalize(), _tool_figure(results[tool])))
+    if "startup" in results:
+        backend = results["startup"].get("backend") or results.get("default_backend")
+        rows.append((f"Start-up in a fresh process ({backend})", _startup_figure(results["startup"])))
+        rows.append(("Kernel start to first output", _kernel_figure(results["kernel_first_output"])))
+        for lesson, result in results["lessons"].items():
+            rows.append((f"Lesson {lesson}, run all", _lesson_figure(result)))
+    width = max(len(name) for name, _ in rows)
+    machine = results["machine"]
+    header = f"mnist-lessons bench on {machine['cpu']}, {machine['cores']} cores ({results['created']})"
+    load = results.get("load_average", {})  # absent from results written before issue 14
+    if load.get("start") and load.get("end"):
+        header += f"; load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} at the end"
+    extensions = machine.get("vector_extensions")  # absent from results written before issue 14
+    vectors = "Vector extensions: " + (", ".join(extensions) if extensions else "unknown")
+    return "\n".join([header, vectors, ""] + [f"{name:<{width}}  {value}" for name, value in rows])
+
+
+def _training_rows(results):
     floor = results["floor"]
     matmul = results["matmul"]
     rows = [
@@ -297,14 +567,41 @@ def format_table(results):
         rows.append((f"{label}: same, compiled with Keras' defaults",
                      f"{defaults['seconds_per_epoch']:.3f} s, {defaults['ratio_to_floor']:.2f}x the floor, "
                      f"test accuracy {defaults['test_accuracy']:.4f} (seed {defaults['seed']})"))
-    for tool, title in TOOL_TITLES.items():
-        rows.append((title.capitalize(), _tool_figure(results[tool])))
-    width = max(len(name) for name, _ in rows)
-    machine = results["machine"]
-    header = f"mnist-lessons bench on {machine['cpu']}, {machine['cores']} cores ({results['created']})"
-    extensions = machine.get("vector_extensions")  # absent from results written before issue 14
-    vectors = "Vector extensions: " + (", ".join(extensions) if extensions else "unknown")
-    return "\n".join([header, vectors, ""] + [f"{name:<{width}}  {value}" for name, value in rows])
+    return rows
+
+
+def _startup_figure(result):
+    """"4.40 s (5.10 s with Python's start and exit), median of 3; TensorFlow not imported", or why not."""
+    if result.get("error"):
+        return f"failed: {result['error']}"
+    seed_only = result["seed_only"]
+    if not result["tensorflow_installed"]:
+        tensorflow = "TensorFlow not installed"
+    elif seed_only.get("error"):
+        tensorflow = f"seeding alone failed: {seed_only['error']}"
+    else:
+        tensorflow = "TensorFlow " + ("IMPORTED" if seed_only["tensorflow_imported"] else "not imported") + " by seeding"
+    return (f"{result['seconds']:.2f} s ({result['process_seconds']:.2f} s with Python's start and exit), "
+            f"median of {result['repeats']}; {tensorflow}")
+
+
+def _kernel_figure(result):
+    if result.get("error"):
+        return f"failed: {result['error']}"
+    return (f"{result['first_output_seconds']:.2f} s (ready at {result['ready_seconds']:.2f} s), "
+            f"median of {result['repeats']}, running `{result['code']}`")
+
+
+def _lesson_figure(result):
+    if result.get("error"):
+        return f"failed: {result['error']}"
+    first = result["first_output_seconds"]
+    figure = (f"{result['run_all_seconds']:.1f} s; first output at "
+              + (f"{first:.2f} s" if first is not None else "never")
+              + f" (kernel ready at {result['ready_seconds']:.2f} s); data: {result['data']}")
+    if result["errors"]:
+        figure += f"; {len(result['errors'])} cell(s) FAILED: {result['errors'][0]}"
+    return figure
 
 
 def _tool_figure(result):
@@ -422,11 +719,15 @@ def add_arguments(parser):
                         help="the MNIST to train on, as for mnist-lessons train (default: $MNIST_LESSONS_DATA, ...)")
     parser.add_argument("--backend", action="append", choices=BACKENDS, dest="backends",
                         help="measure only this backend (repeatable; default: every installed one)")
+    parser.add_argument("--only", action="append", choices=PARTS,
+                        help="run only this part (repeatable; default: all): training (matmul rate and backends), "
+                             "tools (self-check, autograding), lessons (start-up, kernel's first output, run-all)")
 
 
 def run(args):
     """Run the benchmark with parsed ``args``, print its table; exit status 0."""
-    results = run_benchmark(tiny=args.tiny, out=args.out, data=args.data, backends=args.backends)
+    results = run_benchmark(tiny=args.tiny, out=args.out, data=args.data, backends=args.backends,
+                            only=getattr(args, "only", None))
     print()
     print(format_table(results))
     print(f"\nWrote {args.out}")

@@ -1,7 +1,10 @@
 """The benchmark (issues 6 and 14), run end to end in its tiny mode so that it cannot rot."""
 
 import argparse
+import importlib.util
 import json
+
+import nbformat
 
 import pytest
 
@@ -85,14 +88,101 @@ def test_tiny_json_and_table(tiny_run):
         assert f"{result['seconds_per_epoch']:.3f} s, {result['ratio_to_floor']:.2f}x the floor" in table
     header, vectors = table.splitlines()[:2]
     assert header.startswith(f"mnist-lessons bench on {results['machine']['cpu']}, ")
+    load = results["load_average"]
+    assert all(len(load[when]) == 3 and min(load[when]) >= 0 for when in ("start", "end"))  # Linux has getloadavg
+    assert header.endswith(f"; load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} at the end")
     assert vectors == "Vector extensions: " + (", ".join(results["machine"]["vector_extensions"] or []) or "unknown")
     for tool, title in bench.TOOL_TITLES.items():
         row = next(line for line in table.splitlines() if line.startswith(title.capitalize()))
         assert row.endswith(f"  {results[tool]['seconds']:.1f} s")
-    # One progress line per phase: the matmul, each backend, each tool.
+    for lesson, result in results["lessons"].items():
+        row = next(line for line in table.splitlines() if line.startswith(f"Lesson {lesson}, run all"))
+        assert row.endswith(f"  {result['run_all_seconds']:.1f} s; first output at {result['first_output_seconds']:.2f} s"
+                            f" (kernel ready at {result['ready_seconds']:.2f} s); data: sample")
+    startup = next(line for line in table.splitlines() if line.startswith("Start-up in a fresh process"))
+    assert f"  {results['startup']['seconds']:.2f} s (" in startup
+    kernel = next(line for line in table.splitlines() if line.startswith("Kernel start to first output"))
+    assert f"  {results['kernel_first_output']['first_output_seconds']:.2f} s (ready at " in kernel
+    # One progress line per phase: the matmul, each backend, each tool, start-up, the kernel, the lessons.
     assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
-        1 + len(results["backends"]) + len(bench.TIMED_TOOLS)
+        1 + len(results["backends"]) + len(bench.TIMED_TOOLS) + 3
     )
+    assert results["parts"] == list(bench.PARTS) and results["command"] == "mnist-lessons bench --tiny"
+
+
+def test_tiny_startup_without_tensorflow(tiny_run):
+    """Is issue 14's line timed in a fresh process, and on a backend other than TensorFlow does seeding leave TensorFlow unimported?"""
+    results, _, _ = tiny_run
+    startup = results["startup"]
+    assert "error" not in startup, startup
+    assert startup["line"] == "import mnist_lessons as ml; ml.build_model(); ml.set_seed(0)"
+    assert startup["repeats"] == len(startup["runs"]) == 1
+    run = startup["runs"][0]
+    assert startup["seconds"] == run["seconds"] > 0
+    assert startup["process_seconds"] == run["process_seconds"] > run["seconds"]  # Python's own start and exit on top
+    assert startup["backend"] == results["default_backend"]
+    seed_only = startup["seed_only"]
+    assert seed_only["line"] == "import mnist_lessons as ml; ml.set_seed(0)" and "error" not in seed_only, seed_only
+    assert 0 < seed_only["seconds"] < seed_only["process_seconds"]
+    assert startup["tensorflow_installed"] == (importlib.util.find_spec("tensorflow") is not None)
+    if startup["backend"] != "tensorflow":
+        assert seed_only["tensorflow_imported"] is False and startup["tensorflow_imported"] is False
+    if startup["backend"] == "jax":
+        assert run["jax_imported"] is True
+
+
+def test_tiny_kernel_first_output(tiny_run):
+    """Does a real kernel get ready, then print the probe's "ready", then finish, in that order and in positive seconds?"""
+    results, _, _ = tiny_run
+    kernel = results["kernel_first_output"]
+    assert "error" not in kernel, kernel
+    assert kernel["code"] == bench.KERNEL_PROBE and kernel["repeats"] == len(kernel["runs"]) == 1
+    assert kernel["first_output"] == "ready"
+    assert 0 < kernel["ready_seconds"] < kernel["first_output_seconds"] <= kernel["done_seconds"]
+
+
+def test_tiny_lessons_run_all(tiny_run):
+    """Does the tiny lesson run every cell on the sample without an error, its first output after the kernel is ready and before the end?"""
+    results, _, _ = tiny_run
+    assert list(results["lessons"]) == bench.TINY_LESSONS
+    for lesson, result in results["lessons"].items():
+        assert "error" not in result, f"{lesson}: {result}"
+        assert result["errors"] == [] and result["data"] == "sample"
+        notebook = nbformat.read(bench._lessons_folder() / f"{lesson}.ipynb", as_version=4)
+        assert result["code_cells"] == sum(cell.cell_type == "code" for cell in notebook.cells)
+        assert result["first_output_cell"] == 0  # each lesson's first code cell prints what it loaded
+        assert 0 < result["ready_seconds"] < result["first_output_seconds"] < result["run_all_seconds"]
+
+
+def test_time_notebook_times_and_reports_errors(tmp_path):
+    """On a notebook that prints after 0.5 s and raises 0.5 s later, are the first output, its cell, the error and the total right?"""
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A title"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(0.5)\nprint('first')"),
+        nbformat.v4.new_code_cell("time.sleep(0.5)\nraise ValueError('boom')"),
+        nbformat.v4.new_code_cell("print('after the error')"),
+    ])
+    path = tmp_path / "timed.ipynb"
+    nbformat.write(notebook, path)
+    before = path.read_text()
+    result = bench.time_notebook(path)
+    assert result["code_cells"] == 4 and result["first_output_cell"] == 1
+    assert result["errors"] == ["cell 3: ValueError: boom"]
+    assert result["first_output_seconds"] >= result["ready_seconds"] + 0.5
+    assert result["run_all_seconds"] >= result["first_output_seconds"] + 0.5
+    assert path.read_text() == before  # the file itself is not run over
+
+
+def test_only_runs_the_parts_named(monkeypatch):
+    """Does `--only lessons` run the lessons part alone, and say so in the results' command?"""
+    calls = []
+    monkeypatch.setattr(bench, "_bench_training", lambda *args: calls.append("training"))
+    monkeypatch.setattr(bench, "_bench_lessons", lambda *args: calls.append("lessons"))
+    results = bench.run_benchmark(tiny=True, only=["lessons"], progress=lambda line: None)
+    assert calls == ["lessons"] and results["parts"] == ["lessons"]
+    assert results["command"] == "mnist-lessons bench --tiny --only lessons"
+    assert not any(tool in results for tool in bench.TIMED_TOOLS)
 
 
 # /proc/cpuinfo's lines for one processor, cut short: an AVX-512 Xeon (issue 14's machine) and an ARM server.
@@ -163,7 +253,8 @@ def test_cli_arguments():
     """Do add_arguments' options parse as the lead's `mnist-lessons bench` will pass them?"""
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
-    args = parser.parse_args(["--tiny", "--out", "r.json", "--backend", "jax", "--data", "sample"])
-    assert (args.tiny, str(args.out), args.backends, args.data) == (True, "r.json", ["jax"], "sample")
+    args = parser.parse_args(["--tiny", "--out", "r.json", "--backend", "jax", "--data", "sample", "--only", "lessons"])
+    assert (args.tiny, str(args.out), args.backends, args.data, args.only) == (True, "r.json", ["jax"], "sample", ["lessons"])
     defaults = parser.parse_args([])
     assert not defaults.tiny and defaults.backends is None and str(defaults.out).endswith("results-latest.json")
+    assert defaults.only is None
