@@ -12,6 +12,7 @@ import os
 import signal
 import site
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -270,3 +271,110 @@ def test_a_whole_submission_has_a_time_limit(tmp_path):
     for lesson in result.lessons.values():
         for verdict in lesson.functions.values():
             assert "whole submission" in verdict.message, verdict.message
+
+
+# ---------------------------------------------------------------- found by a second review, on the sandbox above
+
+GOOD = "    return (images.reshape(len(images), -1) / 255).astype('float32')\n"
+
+
+def function(body):
+    """A preprocess_images that does ``body`` first, then answers right."""
+    return "def preprocess_images(images):\n" + _indent(body) + "\n" + GOOD
+
+
+@needs_bubblewrap
+def test_the_kernels_settings_are_read_only(tmp_path):
+    """Can learner code open the host kernel's settings for writing? (As root, the sandbox's nobody is the host's root.)"""
+    body = ("import os\n"
+            "for path in ('/proc/sys/fs/file-max', '/proc/sys/kernel/core_pattern', '/proc/sysrq-trigger'):\n"
+            "    try:\n"
+            "        os.close(os.open(path, os.O_WRONLY))  # opened, nothing written\n"
+            "    except OSError:\n"
+            "        continue\n"
+            "    return None  # writable: this earns nothing, and the test fails\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
+    assert full_marks(result), result.as_dict()
+
+
+def test_threads_without_end_are_stopped(tmp_path):
+    """Is a function that starts thread after thread (each a task of the host's) stopped?"""
+    body = ("import threading, time\n"
+            "threading.stack_size(64 * 1024)\n"
+            f"for _ in range({engine.MAX_THREADS + 200}):\n"
+            "    threading.Thread(target=time.sleep, args=(10,), daemon=True).start()\n"
+            "time.sleep(3)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
+    assert_zero_and_rest_graded(result, "preprocess_images", f"more than {engine.MAX_THREADS} threads")
+
+
+def test_memory_in_nameless_files_counts(tmp_path):
+    """Is memory held in memfds (no process's resident size shows it) counted against the child's limit?"""
+    body = ("import os, time\n"
+            "chunk = b'x' * (60 * 1024**2)\n"
+            "held = []\n"
+            "for i in range(16):\n"
+            "    fd = os.memfd_create(f'm{i}')\n"
+            "    os.write(fd, chunk)\n"
+            "    held.append(fd)\n"
+            "time.sleep(3)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))  # FAST: 768 MB
+    assert_zero_and_rest_graded(result, "preprocess_images", "memory")
+
+
+def test_a_folder_past_any_path_length_still_counts(tmp_path, monkeypatch):
+    """Are files under folders whose path is longer than Linux's 4096 bytes counted? (They hid 2.4 GB.)"""
+    monkeypatch.setattr(engine, "SCRATCH_BYTES", 40 * 1024**2)
+    body = ("import os\n"
+            "for i in range(18):\n"
+            "    name = (('d%02d' % i) * 90)[:250]\n"
+            "    os.mkdir(name)\n"
+            "    os.chdir(name)\n"
+            "for i in range(100):\n"
+            "    open(f'f{i}', 'wb').write(b'x' * 10**6)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
+
+
+def test_folders_nested_too_deep_cost_the_function_only(tmp_path):
+    """Do 1,500 nested folders (too deep for shutil.rmtree) stop the function, not the grader, and leave nothing?"""
+    before = set(Path(tempfile.gettempdir()).glob("mnist-grading-*"))
+    body = ("import os, time\n"
+            "start = os.getcwd()\n"
+            "for _ in range(1500):\n"
+            "    os.mkdir('a')\n"
+            "    os.chdir('a')\n"
+            "os.chdir(start)\n"
+            "time.sleep(2)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
+    assert set(Path(tempfile.gettempdir()).glob("mnist-grading-*")) <= before
+
+
+@pytest.mark.parametrize("forgery, words", [
+    ("open('results/preprocess_images-999.npy', 'wb').write(b'\\x93NUMPY\\x01\\x00v\\x00' + "
+     "(\"{'descr': '<f8', 'fortran_order': False, 'shape': (10000000000000,), }\".ljust(117) + '\\n').encode()"
+     " + bytes(64))", "claims more than it holds"),
+    ("open('results/preprocess_images.json', 'w').write('[' + '[],' * (4 * 1024**2) + '[]]')", "more than"),
+], ids=["npy-header-claims-73-TiB", "json-record-of-16-MB"])
+def test_forged_records_cost_the_function_not_the_grader(tmp_path, forgery, words):
+    """Does a record forged after its function ran (a huge .npy header, a vast JSON) zero that function, and only it?"""
+    one_hot = ("def one_hot_labels(labels, num_classes=10):\n"
+               f"    {forgery}\n"
+               "    import numpy as np\n"
+               "    return np.eye(num_classes, dtype='float32')[labels]\n")
+    result = grade(submission(tmp_path, replace={"one_hot_labels": one_hot}))
+    verdict = result.functions["preprocess_images"]
+    assert not verdict.passed and "could not be read" in verdict.message and words in verdict.message, verdict.message
+    assert result.functions["one_hot_labels"].passed
+
+
+def test_repeated_start_events_restart_no_clock(tmp_path):
+    """Can a function outrun its time limit by writing "start" events for itself into the progress file?"""
+    body = ("import json, time\n"
+            "for i in range(10):\n"
+            "    with open('results/progress.jsonl', 'a') as f:\n"
+            "        f.write(json.dumps({'kind': 'call', 'name': 'preprocess_images', 'phase': 'start'}) + '\\n')\n"
+            "    time.sleep(1)\n")
+    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))  # FAST: 4 s a function
+    assert_zero_and_rest_graded(result, "preprocess_images", "took longer than 4 s")

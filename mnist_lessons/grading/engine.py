@@ -52,6 +52,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -85,6 +86,9 @@ TREE_POLLS = 10  # which processes the child runs, rescanned every 10th poll (a 
 MAX_PROCESSES = 32  # the child and what it starts (bubblewrap's two included); a lesson starts none of its own
 SCRATCH_BYTES = 2 * 1024**3  # all the child writes to its folder: records of the sample's arrays, weights
 SCRATCH_ENTRIES = 10_000  # files the folder may hold; counting more would itself be a way to stall the grader
+SCRATCH_DEPTH = 32  # folders within folders; deeper is no lesson's doing, and outgrows paths and recursion
+MAX_THREADS = max(1024, 16 * (os.cpu_count() or 1))  # XLA's and TensorFlow's pools: a few per core
+MAX_RECORD_JSON_BYTES = 8 * 1024**2  # one function's record less its arrays: plain numbers and names
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an exercise not done
 
 
@@ -333,68 +337,87 @@ def _stopped_output(reason):
 
 
 def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
-    with tempfile.TemporaryDirectory(prefix="mnist-grading-") as work:
-        work = Path(work)
-        out = work / "results"
-        out.mkdir()
-        home = work / "home"
-        home.mkdir()
-        request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
-                   "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work)}
-        env = {
-            "PATH": path_with_scripts(),
-            "HOME": str(home),
-            "KERAS_HOME": str(home / ".keras"),
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": str(home / "matplotlib"),
-            "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
-            "KERAS_BACKEND": _backend(),  # the same backend as this process: replays must agree
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "PYTHONHASHSEED": "0",
-            "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
-        }
-        if not keep_outputs:
-            env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
-        cache = compilecache.ready(env["KERAS_BACKEND"])  # programs the checks compile, compiled once, read-only
-        if cache is not None:
-            env.update(compilecache.child_variables(cache))
-        command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work,
-                                                read_only=[cache] if cache is not None else [])
-        log_path = work / "output.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command, cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group and session, killed as one
-            )
+    work = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
+    try:
+        return _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs)
+    finally:
+        _remove_tree(work)
+
+
+def _remove_tree(folder):
+    """Remove the child's folder, however the learner's code nested it (too deep for shutil.rmtree's recursion)."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    except RecursionError:
+        pass
+    if os.path.lexists(folder):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
+    out = work / "results"
+    out.mkdir()
+    home = work / "home"
+    home.mkdir()
+    request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
+               "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work)}
+    env = {
+        "PATH": path_with_scripts(),
+        "HOME": str(home),
+        "KERAS_HOME": str(home / ".keras"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
+        "KERAS_BACKEND": _backend(),  # the same backend as this process: replays must agree
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
+    }
+    if not keep_outputs:
+        env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
+    cache = compilecache.ready(env["KERAS_BACKEND"])  # programs the checks compile, compiled once, read-only
+    if cache is not None:
+        env.update(compilecache.child_variables(cache))
+    command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work,
+                                            read_only=[cache] if cache is not None else [])
+    log_path = work / "output.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group and session, killed as one
+        )
+        try:
             try:
-                try:
-                    process.stdin.write(json.dumps(request).encode())
-                    process.stdin.close()
-                except BrokenPipeError:
-                    pass
-                reason = _watch(process, out / "progress.jsonl", log, limits, work)
-            finally:
-                _kill(process)  # its whole process group, whatever it started, even after a clean exit
-        events = _events(out / "progress.jsonl")
-        recorded = {}
-        for name in functions:
-            if any(e.get("kind") == "call" and e.get("name") == name and e.get("phase") == "end" for e in events):
-                recorded[name] = _load_record(out, name)
-        culprit = None
-        if reason is None and not any(e.get("kind") == "done" for e in events):
-            returncode = process.returncode
-            if not unconfined and returncode is not None and returncode > 128:
-                returncode = 128 - returncode  # bubblewrap reports a death by signal N as 128 + N
-            reason = _death_reason(returncode)
-        if reason is not None:
-            culprit = _culprit(events)
-            if culprit is None:
-                culprit = "cell:set-up"
-        notes = [unconfined] if unconfined else []
-        notes += [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
-        outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
-        return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes,
-                "outputs": outputs}
+                process.stdin.write(json.dumps(request).encode())
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+            reason = _watch(process, out / "progress.jsonl", log, limits, work)
+        finally:
+            _kill(process)  # its whole process group, whatever it started, even after a clean exit
+    if out.is_symlink() or not out.is_dir():  # the child swapped its results folder: nothing in it is read
+        out = work / "results (replaced by the child)"
+    events = _events(out / "progress.jsonl")
+    recorded = {}
+    for name in functions:
+        if any(e.get("kind") == "call" and e.get("name") == name and e.get("phase") == "end" for e in events):
+            recorded[name] = _load_record(out, name)
+    culprit = None
+    if reason is None and not any(e.get("kind") == "done" for e in events):
+        returncode = process.returncode
+        if not unconfined and returncode is not None and returncode > 128:
+            returncode = 128 - returncode  # bubblewrap reports a death by signal N as 128 + N
+        reason = _death_reason(returncode)
+    if reason is not None:
+        culprit = _culprit(events)
+        if culprit is None:
+            culprit = "cell:set-up"
+    notes = [unconfined] if unconfined else []
+    notes += [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
+    outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
+    return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes,
+            "outputs": outputs}
 
 
 def _trained_weights_file(functions, skip, work):
@@ -462,19 +485,21 @@ def _watch(process, progress_path, log, limits, work):
     """Wait for the child; kill it when it overruns a limit. Return None, or why it was stopped."""
     started = time.monotonic()
     call_started, current = None, None
+    first_started = {}  # (kind, name) -> when its first start was seen: a repeated "start" restarts no clock
     polls = 0
-    members = [process.pid]
+    members, threads, hidden = [process.pid], 1, 0
     while process.poll() is None:
         now = time.monotonic()
         polls += 1
         rescan = polls % TREE_POLLS == 1
         if rescan:
             members = _members(process.pid)
+            threads, hidden = _threads_and_hidden_bytes(members)
         events = _events(progress_path)
         last = events[-1] if events else None
         if last is not None and last.get("phase") == "start":
-            if current != last:
-                current, call_started = last, now
+            current = last
+            call_started = first_started.setdefault((str(last.get("kind")), str(last.get("name", last.get("id")))), now)
         else:
             current, call_started = None, None
         reason = None
@@ -484,10 +509,12 @@ def _watch(process, progress_path, log, limits, work):
             reason = f"ran past the end of the {limits.submission_seconds:g} s the whole submission may take"
         elif call_started is not None and now - call_started > _limit_of(current, limits):
             reason = f"took longer than {_limit_of(current, limits):g} s (a loop that never ends?)"
-        elif _resident_bytes(members) > limits.memory_bytes:
-            reason = f"used more than {limits.memory_bytes / 1024**3:g} GiB of memory"
+        elif _resident_bytes(members) + hidden > limits.memory_bytes:
+            reason = f"used more than {limits.memory_bytes / 1024**3:g} GiB of memory (or of files it hid)"
         elif len(members) > MAX_PROCESSES:
             reason = f"started more than {MAX_PROCESSES} processes"
+        elif threads > MAX_THREADS:
+            reason = f"started more than {MAX_THREADS} threads"
         elif rescan and _folder_bytes(work) > SCRATCH_BYTES:
             reason = (f"filled its folder (more than {SCRATCH_BYTES / 1024**3:g} GiB, or {SCRATCH_ENTRIES:,} "
                       "files)")
@@ -573,23 +600,61 @@ def _members(root):
 
 
 def _folder_bytes(folder):
-    """Bytes in the files under ``folder``, counting at most SCRATCH_ENTRIES of them (more: reported as too many)."""
+    """Bytes in the files under ``folder``: infinite past SCRATCH_ENTRIES files or SCRATCH_DEPTH levels.
+
+    Walked by folder descriptors, never by path, so that no path is too long to follow and no link is followed.
+    """
     total, seen = 0, 0
-    stack = [str(folder)]
-    while stack:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    stack = [(os.open(folder, flags), 0)]
+    try:
+        while stack:
+            descriptor, depth = stack.pop()
+            try:
+                with os.scandir(descriptor) as entries:
+                    for entry in entries:
+                        seen += 1
+                        if seen > SCRATCH_ENTRIES:
+                            return math.inf
+                        if entry.is_dir(follow_symlinks=False):
+                            if depth + 1 > SCRATCH_DEPTH:
+                                return math.inf
+                            stack.append((os.open(entry.name, flags, dir_fd=descriptor), depth + 1))
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue  # removed while we looked
+            finally:
+                os.close(descriptor)
+    except OSError:
+        return math.inf  # a folder we cannot read is not one a lesson makes
+    finally:
+        for descriptor, _ in stack:
+            os.close(descriptor)
+    return total
+
+
+def _threads_and_hidden_bytes(pids):
+    """Threads of these processes, and bytes of the files they hold open but left nameless (deleted, memfd).
+
+    Such files count against memory: tmpfs and memfd pages are memory no process's resident size shows.
+    """
+    threads, hidden, seen = 0, 0, set()
+    for pid in pids:
         try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    seen += 1
-                    if seen > SCRATCH_ENTRIES:
-                        return math.inf
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
+            threads += len(os.listdir(f"/proc/{pid}/task"))
+            descriptors = os.listdir(f"/proc/{pid}/fd")
         except OSError:
             continue
-    return total
+        for descriptor in descriptors:
+            try:
+                info = os.stat(f"/proc/{pid}/fd/{descriptor}")  # the open file itself, named or not
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 0 and (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                hidden += info.st_size
+    return threads, hidden
 
 
 def _death_reason(returncode):
@@ -629,7 +694,7 @@ def _load_record(out, name):
     """What the child recorded for one function, read within bounds; {"error": ...} when it cannot be."""
     budget = MAX_RECORD_BYTES
     try:
-        raw = _read_bounded(out / f"{name}.json", budget)
+        raw = _read_bounded(out / f"{name}.json", MAX_RECORD_JSON_BYTES)
         record = json.loads(raw.decode("utf-8"))
         calls = record.get("calls") if isinstance(record, dict) else None
         if not (isinstance(calls, dict) and all(isinstance(calls.get(key, []), list) for key in ("visible", "hidden"))):
@@ -639,10 +704,26 @@ def _load_record(out, name):
         for file in sorted(out.glob(f"{name}-*.npy"))[:MAX_ARRAYS]:
             data = _read_bounded(file, budget)
             budget -= len(data)
-            record["_arrays"][file.name] = np.load(io.BytesIO(data), allow_pickle=False)
+            record["_arrays"][file.name] = _load_array(data)
         return record
-    except (OSError, ValueError, RecursionError, EOFError) as err:
-        return {"error": f"its results could not be read ({_first_line(err)})"}
+    except Exception as err:  # noqa: BLE001 -- whatever the child wrote, a zero for this function, never a crash
+        return {"error": f"its results could not be read ({type(err).__name__}: {_first_line(err)})"}
+
+
+def _load_array(data):
+    """An .npy file's array, read only if its header promises no more than the bytes that are there."""
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"an .npy file of version {version}, which the recorder never writes")
+    if dtype.hasobject or math.prod(shape) * dtype.itemsize > len(data) - stream.tell():
+        raise ValueError(f"an array file whose header claims more than it holds ({shape}, {dtype})")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
 
 
 def _backend():

@@ -33,6 +33,10 @@ from pathlib import Path
 
 UNPRIVILEGED_ID = 65534  # nobody / nogroup
 TMP_BYTES = 256 * 1024**2  # the child's private /tmp: Keras and matplotlib write a few files there
+SHM_BYTES = 64 * 1024**2  # its /dev/shm: nothing in the lessons uses it
+# Kernel settings and triggers under /proc. Where the grader runs as root, the sandbox's nobody is root to the
+# host's kernel (bubblewrap maps one user, the caller), and these would be writable: read-only, as Docker does.
+PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
 SWITCH = "MNIST_LESSONS_ISOLATION"  # "none": grade without bubblewrap, saying so in every grade
 
 # Read-only views of the system: programs, libraries, the dynamic linker's cache. Of /etc only what a
@@ -77,7 +81,8 @@ def confine(command, scratch, read_only=()):
     scratch = str(Path(scratch).resolve())
     return [
         program, *_namespaces(), *_system_mounts(), *_python_mounts(),
-        "--proc", "/proc", "--dev", "/dev",
+        "--proc", "/proc", *[word for path in PROC_READ_ONLY for word in ("--ro-bind-try", path, path)],
+        "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
         "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
         *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
         "--bind", scratch, scratch, "--chdir", scratch,
