@@ -325,13 +325,14 @@ def test_memory_in_nameless_files_counts(tmp_path):
 def test_a_folder_past_any_path_length_still_counts(tmp_path, monkeypatch):
     """Are files under folders whose path is longer than Linux's 4096 bytes counted? (They hid 2.4 GB.)"""
     monkeypatch.setattr(engine, "SCRATCH_BYTES", 40 * 1024**2)
-    body = ("import os\n"
+    body = ("import os, time\n"
             "for i in range(18):\n"
             "    name = (('d%02d' % i) * 90)[:250]\n"
             "    os.mkdir(name)\n"
             "    os.chdir(name)\n"
             "for i in range(100):\n"
-            "    open(f'f{i}', 'wb').write(b'x' * 10**6)\n")
+            "    open(f'f{i}', 'wb').write(b'x' * 10**6)\n"
+            "time.sleep(2)  # long enough to be seen, short of the function's time limit\n")
     result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
     assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
 
