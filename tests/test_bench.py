@@ -150,7 +150,7 @@ def test_tiny_lessons_run_all(tiny_run):
         assert result["errors"] == [] and result["data"] == "sample"
         notebook = nbformat.read(bench._lessons_folder() / f"{lesson}.ipynb", as_version=4)
         assert result["code_cells"] == sum(cell.cell_type == "code" for cell in notebook.cells)
-        assert result["first_output_cell"] == 0  # each lesson's first code cell prints what it loaded
+        assert result["first_output_cell"] == 0  # lesson 02's first code cell prints the arrays it loaded
         assert 0 < result["ready_seconds"] < result["first_output_seconds"] < result["run_all_seconds"]
 
 
