@@ -3,7 +3,12 @@
 The engine (``engine.py``) starts its child through ``confine``. Where
 bubblewrap (``bwrap``, the sandbox behind Flatpak) runs, the child:
 
-- runs as ``nobody`` in a user namespace of its own, with no capabilities;
+- runs as ``nobody`` with no capabilities: where the grader is an ordinary
+  user, in a user namespace of its own (nobody there is that user outside);
+  where the grader is root, as the host's own ``nobody`` (bubblewrap mounts
+  as root, then ``setpriv`` drops to nobody, with no capability, no way to
+  gain one and no setuid), because a user namespace made by root maps its
+  nobody to root, whom the kernel lets write its settings;
 - sees the file system read-only, and only what it needs: the system's
   programs and libraries, this Python and its packages, the course package
   (MNIST is inside it). The course folder, the gradebook, other students'
@@ -59,7 +64,10 @@ def bubblewrap():
     program = shutil.which("bwrap") or shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
     if program is None:
         return None, "bubblewrap (bwrap) is not installed; on Debian or Ubuntu: apt install bubblewrap"
-    probe = [program, *_namespaces(), *_system_mounts(), "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    if _as_root() and _setpriv() is None:
+        return None, "the grader runs as root and setpriv (util-linux), which drops to nobody, is missing"
+    probe = [program, *_namespaces(), *_system_mounts(), "--proc", "/proc", "--dev", "/dev", "--",
+             *_become_nobody(), "/bin/true"]
     try:
         completed = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -79,20 +87,56 @@ def confine(command, scratch, read_only=()):
     if program is None:
         return list(command), without_isolation_note(why)
     scratch = str(Path(scratch).resolve())
+    if _as_root():  # the host's nobody writes the scratch folder and what the grader made in it
+        for folder in [scratch, *(entry.path for entry in os.scandir(scratch) if entry.is_dir(follow_symlinks=False))]:
+            os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+    places = [*_python_mounts()[2::3], *map(str, read_only), scratch]
     return [
-        program, *_namespaces(), *_system_mounts(), *_python_mounts(),
+        program, *_namespaces(), *_system_mounts(), *_folders_leading_to(places), *_python_mounts(),
         "--proc", "/proc", *[word for path in PROC_READ_ONLY for word in ("--ro-bind-try", path, path)],
-        "--dev", "/dev", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
-        "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+        "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
         *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
         "--bind", scratch, scratch, "--chdir", scratch,
-        "--", *command,
+        "--", *_become_nobody(), *command,
     ], None
 
 
+def _folders_leading_to(places):
+    """Folders above the places bound, made passable: bubblewrap would copy the host's modes (/root is 0700)."""
+    made = []
+    for place in places:
+        for parent in reversed(Path(place).parents):
+            folder = str(parent)
+            if folder != "/" and folder not in made and not _is_system(folder):
+                made.append(folder)
+    return [word for folder in made for word in ("--perms", "0755", "--dir", folder)]
+
+
+def _as_root():
+    return os.geteuid() == 0
+
+
+@functools.cache
+def _setpriv():
+    return shutil.which("setpriv") or shutil.which("setpriv", path="/usr/bin:/bin")
+
+
 def _namespaces():
-    return ["--unshare-all", "--unshare-user", "--uid", str(UNPRIVILEGED_ID), "--gid", str(UNPRIVILEGED_ID),
-            "--disable-userns", "--hostname", "grader", "--die-with-parent"]
+    common = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+              "--hostname", "grader", "--die-with-parent"]
+    if _as_root():  # bubblewrap is privileged: it keeps just what setpriv needs to become nobody
+        return [*common, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    return [*common, "--unshare-user", "--uid", str(UNPRIVILEGED_ID), "--gid", str(UNPRIVILEGED_ID),
+            "--disable-userns"]
+
+
+def _become_nobody():
+    """Where the grader is root: the command that makes the rest of the command line the host's nobody."""
+    if not _as_root():
+        return []
+    return [_setpriv(), f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 def _system_mounts():

@@ -43,6 +43,9 @@ def _limit_self():
     """Before anything else runs: no core files, no huge files, and no network where we may cut it."""
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(ValueError, OSError):  # every task of this user, the grader's other children too
+        tasks = max(4096, 256 * (os.cpu_count() or 1))
+        resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
     with contextlib.suppress(Exception):
         import ctypes
 
