@@ -23,7 +23,7 @@ import pytest
 import mnist_lessons
 from mnist_lessons.grading import engine, isolation
 
-from test_autograder import FAST, GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
+from test_autograder import GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
 
 CONFINED = isolation.bubblewrap()[0] is not None
 needs_bubblewrap = pytest.mark.skipif(not CONFINED, reason=f"no sandbox here: {isolation.bubblewrap()[1]}")

@@ -5,7 +5,6 @@ grandchild in a session of its own, as the engine's sandboxed child is.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
