@@ -28,6 +28,7 @@ dies the grader knows in which cell or function.
 
 import builtins
 import contextlib
+import gc
 import io
 import json
 import os
@@ -76,6 +77,7 @@ _code_type = type(_limit_self.__code__)
 _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
+_gc_objects = gc.get_objects
 _output = sys.__stdout__  # the grader's size-capped log file: a learner's prints go there, not into memory
 
 PLAIN_TYPES = (bool, int, float, str, type(None))  # JSON's own values, exactly these types
@@ -473,6 +475,14 @@ def _answer_key_identity(name, function):
 ANSWER_KEY_REFUSED = "the course's own answer to this exercise was called"
 
 
+def _functions_with(codes):
+    """Every live function whose code equals one of ``codes`` (a scan of the garbage collector's objects)."""
+    if not codes:
+        return []
+    function_type = _type(_refuse)
+    return [thing for thing in _gc_objects() if _type(thing) is function_type and thing.__code__ in codes]
+
+
 def _refuse(*args, **kwargs):
     raise PermissionError("the course's own answer to this exercise was called")  # builtins only: any globals
 
@@ -490,8 +500,15 @@ def _answer_key_locked(name):
 
     The answer's code is swapped, not the name it is found by, so a copy of the name bound earlier
     (``_ref = ml.preprocess_images``) refuses too; a function that swaps the code back is caught after.
+    So do functions the notebook built from the answer's code before the call (``types.FunctionType(
+    ml.preprocess_images.__code__, ...)``, or the module's source run again): any function whose code
+    equals the answer's (code objects compare by their instructions, names and lines, not their file).
     """
-    swapped = [(function, code) for function, code in ANSWER_KEYS.get(name, ()) if not code.co_freevars]
+    answers = ANSWER_KEYS.get(name, ())
+    codes = {code for _, code in answers}
+    copies = [(function, function.__code__) for function in _functions_with(codes)
+              if not any(function is original for original, _ in answers)]
+    swapped = [(function, code) for function, code in [*answers, *copies] if not code.co_freevars]
     for function, _ in swapped:
         function.__code__ = _REFUSE_CODE
     try:
