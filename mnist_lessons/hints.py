@@ -13,6 +13,7 @@ where it cannot be written, the hint is shown all the same.
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -60,10 +61,17 @@ def hint_text(name, tier):
 
 
 def read_hints_seen(folder="."):
-    """{exercise: highest tier seen} from ``HINTS_SEEN_FILE`` in ``folder``; {} when it is missing or not ours."""
+    """{exercise: highest tier seen} from ``HINTS_SEEN_FILE`` in ``folder``; {} when it is missing or not ours.
+
+    Read as data, since the class report reads it from a submission: a regular file only, never through a
+    link, never waiting on a FIFO, at most MAX_RECORD_BYTES.
+    """
     path = Path(folder) / HINTS_SEEN_FILE
     try:
-        with open(path, "rb") as file:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return {}
             raw = file.read(MAX_RECORD_BYTES + 1)
         record = json.loads(raw) if len(raw) <= MAX_RECORD_BYTES else None
     except (OSError, ValueError):

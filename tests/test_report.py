@@ -1,13 +1,15 @@
 """The class report (grading/report.py), on a gradebook built with nbgrader's API in milliseconds (tests/gradebooks.py)."""
 
 import json
+import os
 
 import pytest
 from nbgrader.api import Gradebook
 
 from gradebooks import build_gradebook
 from mnist_lessons.grading.preprocessors import missing_note, store_notes
-from mnist_lessons.grading.report import class_report, read_verdicts, render_html, verdict_category, write_class_report
+from mnist_lessons.grading.report import (class_report, read_hints_seen, read_verdicts, render_html, verdict_category,
+                                          write_class_report)
 
 STUB = "describe_dataset is not written yet: it raised NotImplementedError('Exercise not done yet: replace this line')."
 TIMEOUT = ("Running the cell where you write load_data took longer than 60 s (a loop that never ends?), so "
@@ -90,3 +92,22 @@ def test_written_beside_the_gradebook_from_autograded_notebooks(gradebook, tmp_p
                                                                           "describe_dataset": None}}}
     path = write_class_report(tmp_path, "mnist", gradebook)
     assert path == tmp_path / "reports" / "class-report.html" and "Class report: mnist" in path.read_text()
+
+
+def test_hints_seen_from_the_submissions(gradebook, tmp_path):
+    """Does the report show the hints each student saw, read from their submission as data (a FIFO never waits)?"""
+    for student, content in {"ada": {"hints_seen": {"one_hot_labels": 3, "preprocess_images": 1}},
+                             "bob": {"hints_seen": {"not_an_exercise": 2, "load_data": "many"}}}.items():
+        folder = tmp_path / "submitted" / student / "mnist"
+        folder.mkdir(parents=True)
+        (folder / ".mnist-lessons-hints.json").write_text(json.dumps(content))
+    cyd = tmp_path / "submitted" / "cyd" / "mnist"
+    cyd.mkdir(parents=True)
+    os.mkfifo(cyd / ".mnist-lessons-hints.json")
+    seen = read_hints_seen(tmp_path, "mnist")
+    assert seen == {"ada": {"one_hot_labels": 3, "preprocess_images": 1}}
+    students = {row["student"]: row for row in class_report(gradebook, "mnist", VERDICTS, seen)["students"]}
+    assert list(students["ada"]["hints_seen"].items()) == [("preprocess_images", 1), ("one_hot_labels", 3)]
+    assert students["bob"]["hints_seen"] == {}
+    page = render_html(class_report(gradebook, "mnist", VERDICTS, seen))
+    assert "<th>hints seen</th>" in page and "preprocess_images: 1, one_hot_labels: the solution" in page

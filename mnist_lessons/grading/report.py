@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nbgrader.api import MissingEntry
 
+from mnist_lessons import hints
 from mnist_lessons.grading.engine import STUB_MESSAGE
 from mnist_lessons.grading.preprocessors import NOTES_HEADING, NOTES_KEY
 from mnist_lessons.grading.registry import EXERCISES
@@ -78,9 +79,13 @@ def stored_notes(submitted_notebook):
     return list(dict.fromkeys(notes))
 
 
-def class_report(gradebook, assignment, verdicts=None):
-    """The class report as data: students (scores, notes, flags), per-exercise counts, the score distribution."""
-    verdicts = verdicts or {}
+def class_report(gradebook, assignment, verdicts=None, hints_seen=None):
+    """The class report as data: students (scores, notes, flags, hints seen), per-exercise counts, the distribution.
+
+    ``hints_seen``: {student: {exercise: highest tier}}, from the record the lessons keep beside a learner's
+    notebooks (``mnist_lessons.hints``), for an instructor who leaves hints on in a graded class.
+    """
+    verdicts, hints_seen = verdicts or {}, hints_seen or {}
     try:
         maximum = gradebook.find_assignment(assignment).max_score
     except MissingEntry:
@@ -92,7 +97,8 @@ def class_report(gradebook, assignment, verdicts=None):
         row = {"student": student, "name": " ".join(filter(None, (submission.student.first_name,
                                                                    submission.student.last_name))),
                "raw_score": submission.score, "late_penalty": penalty, "score": max(0.0, submission.score - penalty),
-               "max_score": maximum, "notes": [], "flagged": []}
+               "max_score": maximum, "notes": [], "flagged": [],
+               "hints_seen": dict(sorted(hints_seen.get(student, {}).items(), key=lambda item: ORDER.get(item[0], 99)))}
         for notebook in sorted(submission.notebooks, key=lambda n: n.name):
             notes = stored_notes(notebook)
             row["notes"] += [note if note.startswith(notebook.name) else f"{notebook.name}: {note}" for note in notes]
@@ -169,7 +175,7 @@ def render_html(report):
                      + "".join(f"<td class='n'>{row[category]}</td>" for category in CATEGORIES) + "</tr>")
     parts.append("</table>")
     parts.append("<h2>Students</h2><table><tr><th>student</th><th>name</th><th>score</th><th>raw</th>"
-                 "<th>late penalty</th><th>review</th><th>notes</th></tr>")
+                 "<th>late penalty</th><th>review</th><th>hints seen</th><th>notes</th></tr>")
     for row in report["students"]:
         flagged = ", ".join(row["flagged"])
         notes = "".join(f"<li>{e(note)}</li>" for note in row["notes"])
@@ -177,16 +183,33 @@ def render_html(report):
                      f"<td class='n'>{row['score']:g} / {maximum:g}</td><td class='n'>{row['raw_score']:g}</td>"
                      f"<td class='n'>{row['late_penalty']:g}</td>"
                      f"<td class='flag'>{'flagged: ' + e(flagged) if flagged else ''}</td>"
+                     f"<td>{e(_hints_text(row['hints_seen']))}</td>"
                      f"<td class='notes'>{'<ul>' + notes + '</ul>' if notes else ''}</td></tr>")
     parts.append("</table></body></html>")
     return "\n".join(parts)
+
+
+def _hints_text(seen):
+    """"preprocess_images: 2, one_hot_labels: the solution" for {exercise: highest tier seen}."""
+    return ", ".join(f"{name}: {'the solution' if tier == 3 else tier}" for name, tier in seen.items())
+
+
+def read_hints_seen(course, assignment):
+    """{student: {exercise: highest tier}} from the hints records handed in with the submissions, read as data."""
+    seen = {}
+    for folder in sorted(Path(course).glob(f"submitted/*/{assignment}")):
+        record = hints.read_hints_seen(folder)
+        if record:
+            seen[folder.parent.name] = record
+    return seen
 
 
 def write_class_report(course, assignment, gradebook):
     """Write ``<course>/reports/class-report.html`` from ``gradebook`` and the autograded notebooks; return its path."""
     path = Path(course) / REPORT_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    page = render_html(class_report(gradebook, assignment, read_verdicts(course, assignment)))
+    page = render_html(class_report(gradebook, assignment, read_verdicts(course, assignment),
+                                    read_hints_seen(course, assignment)))
     partial = path.with_suffix(".partial")
     partial.write_text(page, encoding="utf-8")
     partial.replace(path)
