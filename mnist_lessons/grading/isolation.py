@@ -91,11 +91,14 @@ def confine(command, scratch, read_only=()):
         for folder in [scratch, *(entry.path for entry in os.scandir(scratch) if entry.is_dir(follow_symlinks=False))]:
             os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
     places = [*_python_mounts()[2::3], *map(str, read_only), scratch]
+    # Order matters: a mount hides what was mounted below it before, so the private /tmp comes first and
+    # Python, the cache and the scratch folder (any of which may live under /tmp) after it.
     return [
-        program, *_namespaces(), *_system_mounts(), *_folders_leading_to(places), *_python_mounts(),
+        program, *_namespaces(), *_system_mounts(),
         "--proc", "/proc", *[word for path in PROC_READ_ONLY for word in ("--ro-bind-try", path, path)],
         "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
         "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        *_folders_leading_to(places), *_python_mounts(),
         *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
         "--bind", scratch, scratch, "--chdir", scratch,
         "--", *_become_nobody(), *command,
