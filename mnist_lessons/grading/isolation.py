@@ -39,8 +39,8 @@ from pathlib import Path
 UNPRIVILEGED_ID = 65534  # nobody / nogroup
 TMP_BYTES = 256 * 1024**2  # the child's private /tmp: Keras and matplotlib write a few files there
 SHM_BYTES = 64 * 1024**2  # its /dev/shm: nothing in the lessons uses it
-# Kernel settings and triggers under /proc. Where the grader runs as root, the sandbox's nobody is root to the
-# host's kernel (bubblewrap maps one user, the caller), and these would be writable: read-only, as Docker does.
+# Kernel settings and triggers under /proc, read-only as Docker keeps them. Only root may write them, and the
+# child is never root (see _become_nobody); this is the second wall, which a review found missing when it was.
 PROC_READ_ONLY = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
 SWITCH = "MNIST_LESSONS_ISOLATION"  # "none": grade without bubblewrap, saying so in every grade
 
