@@ -13,10 +13,10 @@ where it cannot be written, the hint is shown all the same.
 
 import json
 import os
-import stat
 import tempfile
 from pathlib import Path
 
+from mnist_lessons.grading.notebooks import read_bounded
 from mnist_lessons.grading.registry import BY_NAME
 
 HINTS_SEEN_FILE = ".mnist-lessons-hints.json"  # beside the learner's notebooks; a dot file, so the lab hides it
@@ -66,14 +66,8 @@ def read_hints_seen(folder="."):
     Read as data, since the class report reads it from a submission: a regular file only, never through a
     link, never waiting on a FIFO, at most MAX_RECORD_BYTES.
     """
-    path = Path(folder) / HINTS_SEEN_FILE
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(descriptor, "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                return {}
-            raw = file.read(MAX_RECORD_BYTES + 1)
-        record = json.loads(raw) if len(raw) <= MAX_RECORD_BYTES else None
+        record = json.loads(read_bounded(Path(folder) / HINTS_SEEN_FILE, MAX_RECORD_BYTES))
     except (OSError, ValueError):
         return {}
     seen = record.get("hints_seen") if isinstance(record, dict) else None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lessons.grading import classgrading
+from mnist_lessons.grading import classgrading, processes
 from mnist_lessons.grading.classgrading import ASSIGNMENT, nbgrader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,16 +274,16 @@ def _kill_a_run(course):
                               text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
-        while len(classgrading._trees([driver.pid])) < 3:  # the driver, nbgrader, the engine's child
+        while len(processes.trees([driver.pid])) < 3:  # the driver, nbgrader, the engine's child
             assert driver.poll() is None and time.monotonic() < deadline, driver.stderr.read()[-2000:]
             time.sleep(0.1)
-        members = classgrading._trees([driver.pid]) - {driver.pid}
+        members = processes.trees([driver.pid]) - {driver.pid}
         assert _driver_scratch(driver.pid)
         driver.send_signal(signal.SIGTERM)
         status = driver.wait(60)
         time.sleep(0.5)
-        return status, [pid for pid in members if classgrading._proc_stat(pid) not in (None,)
-                        and classgrading._proc_stat(pid)[0] != "Z"], _driver_scratch(driver.pid)
+        return status, [pid for pid in members if processes.proc_stat(pid) not in (None,)
+                        and processes.proc_stat(pid)[0] != "Z"], _driver_scratch(driver.pid)
     finally:
         driver.kill()
 

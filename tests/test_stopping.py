@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mnist_lessons.grading import classgrading
+from mnist_lessons.grading import classgrading, processes
 
 # A stand-in for nbgrader: starts a grandchild in its own session (as the engine's child), writes both pids, waits.
 FAKE_NBGRADER = textwrap.dedent("""
@@ -28,7 +28,7 @@ FAKE_NBGRADER = textwrap.dedent("""
 
 
 def alive(pid):
-    stat = classgrading._proc_stat(pid)
+    stat = processes.proc_stat(pid)
     return stat is not None and stat[0] != "Z"
 
 

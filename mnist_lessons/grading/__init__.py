@@ -4,11 +4,16 @@
 - ``notebooks``        a submitted notebook read as data and repaired by one rule
 - ``engine``           runs a notebook in the sandbox and decides each verdict
 - ``sandbox``          the child process the learner's code runs in
+- ``isolation``        bubblewrap around that child
+- ``compilecache``     XLA programs compiled once per machine, read-only to the child
+- ``processes``        which processes descend from which, from /proc
 - ``preprocessors``    nbgrader's door: the engine inside nbgrader's own pipeline
+- ``clearhints``       a release without the lessons' hint cells, on request
 - ``classgrading``     a class graded with nbgrader, several students at once
 - ``report``           the class report, an HTML page beside the gradebook
 - ``export``           the grades as a CSV an LMS imports (an nbgrader export plugin)
 
 Nothing here is imported by ``import mnist_lessons``; the lessons' check
-cells use ``mnist_lessons.checks`` alone.
+cells use ``mnist_lessons.checks``, which takes only ``registry`` (and, for
+the hints record, ``notebooks.read_bounded``) from here.
 """

@@ -27,6 +27,7 @@ from pathlib import Path
 from mnist_lessons.coursefiles import ASSIGNMENT, nbgrader_config_path, solutions_dir
 from mnist_lessons.environment import child_env, use_own_scripts
 from mnist_lessons.grading import engine, notebooks
+from mnist_lessons.grading.processes import live_processes, proc_stat, trees
 from mnist_lessons.grading.preprocessors import NOTES_KEY, missing_note
 from mnist_lessons.grading.registry import LESSONS
 
@@ -121,51 +122,14 @@ def stop_on_signals():
             signal.signal(signum, old)
 
 
-def _proc_stat(pid):
-    """(state, parent pid, start time in clock ticks) of a process from /proc, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as file:
-            fields = file.read().rsplit(b")", 1)[1].split()
-        return fields[0].decode(), int(fields[1]), int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _processes():
-    """{pid: parent pid} of every live (not zombie) process this user can see."""
-    table = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            stat_ = _proc_stat(int(entry))
-            if stat_ is not None and stat_[0] != "Z":
-                table[int(entry)] = stat_[1]
-    return table
-
-
-def _trees(roots):
-    """The live processes among ``roots`` and every descendant of them."""
-    table = _processes()
-    children = {}
-    for pid, parent in table.items():
-        children.setdefault(parent, []).append(pid)
-    found, stack = set(), [pid for pid in roots if pid in table]
-    while stack:
-        pid = stack.pop()
-        if pid not in found:
-            found.add(pid)
-            stack.extend(children.get(pid, []))
-    found.discard(os.getpid())
-    return found
-
-
 def kill_trees(roots, rounds=20):
     """Kill ``roots`` and all their descendants: frozen first (SIGSTOP) so that none forks away, then SIGKILL."""
     for _ in range(rounds):
-        members = _trees(roots)
+        members = trees(roots)
         if not members:
             return
         for sig in (signal.SIGSTOP, signal.SIGKILL):
-            for pid in sorted(members | (_trees(roots) if sig == signal.SIGKILL else set())):
+            for pid in sorted(members | (trees(roots) if sig == signal.SIGKILL else set())):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, sig)
         roots = sorted(set(roots) | members)
@@ -173,13 +137,13 @@ def kill_trees(roots, rounds=20):
 
 
 def _owner():
-    return {"pid": os.getpid(), "started": (_proc_stat(os.getpid()) or (None, None, None))[2],
+    return {"pid": os.getpid(), "started": (proc_stat(os.getpid()) or (None, None, None, None))[3],
             "host": socket.gethostname()}
 
 
 def _owner_alive(owner):
-    stat_ = _proc_stat(owner.get("pid")) if isinstance(owner.get("pid"), int) else None
-    return stat_ is not None and stat_[0] != "Z" and stat_[2] == owner.get("started")
+    stat_ = proc_stat(owner.get("pid")) if isinstance(owner.get("pid"), int) else None
+    return stat_ is not None and stat_[0] != "Z" and stat_[3] == owner.get("started")
 
 
 def remove_stale_scratch(root=None):
@@ -214,7 +178,7 @@ def remove_stale_scratch(root=None):
 def _working_in(folder):
     """The processes whose working directory, or one of whose arguments, lies in ``folder``."""
     folder, pids = str(folder), []
-    for pid in _processes():
+    for pid in live_processes():
         try:
             cwd = os.readlink(f"/proc/{pid}/cwd")
             with open(f"/proc/{pid}/cmdline", "rb") as file:

@@ -68,6 +68,7 @@ from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
 from mnist_lessons.grading import compilecache, isolation, notebooks
+from mnist_lessons.grading.processes import trees
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
@@ -438,7 +439,7 @@ def _read_outputs(path, program):
     indexes = {entry["id"]: entry["index"] for entry in program}
     outputs = {}
     try:
-        raw = _read_bounded(path, MAX_OUTPUTS_BYTES)
+        raw = notebooks.read_bounded(path, MAX_OUTPUTS_BYTES)
     except OSError:
         return outputs
     for line in raw.decode("utf-8", errors="replace").splitlines():
@@ -531,22 +532,6 @@ def _limit_of(event, limits):
     return limits.function_seconds if event.get("kind") == "call" else limits.cell_seconds
 
 
-def _read_bounded(path, limit):
-    """The bytes of a file the child wrote, read as data: a regular file only, never followed, at most ``limit``.
-
-    The child runs learner code in the folder these files are in: one could be a FIFO (a read would wait
-    forever), a link to /dev/zero, or enormous.
-    """
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(descriptor, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{Path(path).name} is not a regular file")
-        if info.st_size > limit:
-            raise OSError(f"{Path(path).name} is {info.st_size:,} bytes, more than {limit:,}")
-        return file.read(limit)
-
-
 def _kill(process):
     """SIGKILL the child and every process it started.
 
@@ -576,27 +561,8 @@ def _resident_bytes(pids):
 
 
 def _members(root):
-    """The process ``root`` and every process under it or in its session (on Linux; just ``root`` elsewhere)."""
-    parents, sessions = {}, {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return [root]
-    for entry in entries:
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat_file:
-                    fields = stat_file.read().rsplit(")", 1)[1].split()  # after the command's name, which may hold spaces
-                parents[int(entry)], sessions[int(entry)] = int(fields[1]), int(fields[3])  # stat's ppid, session
-            except (OSError, ValueError, IndexError):
-                continue
-    members = {root} | {pid for pid, session in sessions.items() if session == root}
-    grew = True
-    while grew:
-        new = {pid for pid, parent in parents.items() if parent in members} - members
-        members |= new
-        grew = bool(new)
-    return sorted(members)
+    """The process ``root`` and every process under it or in its session (bubblewrap's sandbox is a grandchild)."""
+    return sorted(trees([root], sessions=[root]) | {root})
 
 
 def _folder_bytes(folder):
@@ -668,7 +634,7 @@ def _death_reason(returncode):
 
 def _events(path):
     try:
-        lines = _read_bounded(path, MAX_PROGRESS_BYTES).decode("utf-8", errors="replace").splitlines()
+        lines = notebooks.read_bounded(path, MAX_PROGRESS_BYTES).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return []
     events = []
@@ -694,7 +660,7 @@ def _load_record(out, name):
     """What the child recorded for one function, read within bounds; {"error": ...} when it cannot be."""
     budget = MAX_RECORD_BYTES
     try:
-        raw = _read_bounded(out / f"{name}.json", MAX_RECORD_JSON_BYTES)
+        raw = notebooks.read_bounded(out / f"{name}.json", MAX_RECORD_JSON_BYTES)
         record = json.loads(raw.decode("utf-8"))
         calls = record.get("calls") if isinstance(record, dict) else None
         if not (isinstance(calls, dict) and all(isinstance(calls.get(key, []), list) for key in ("visible", "hidden"))):
@@ -702,7 +668,7 @@ def _load_record(out, name):
         record["_arrays"] = {}
         budget -= len(raw)
         for file in sorted(out.glob(f"{name}-*.npy"))[:MAX_ARRAYS]:
-            data = _read_bounded(file, budget)
+            data = notebooks.read_bounded(file, budget)
             budget -= len(data)
             record["_arrays"][file.name] = _load_array(data)
         return record

@@ -86,6 +86,23 @@ def read_notebook(path):
     return notebook
 
 
+def read_bounded(path, limit):
+    """The bytes of a file learner code could have made, read as data: a regular file only, never through a
+    link, at most ``limit`` (OSError otherwise).
+
+    Such a file could be a FIFO (a read would wait forever), a link to /dev/zero, or enormous: the grader's
+    child's records (engine.py), the hints record handed in with a submission (mnist_lessons.hints).
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{Path(path).name} is not a regular file")
+        if info.st_size > limit:
+            raise OSError(f"{Path(path).name} is {info.st_size:,} bytes, more than {limit:,}")
+        return file.read(limit)
+
+
 def _nesting(value):
     """How deep a JSON value nests, counted without recursion."""
     deepest, stack = 0, [(value, 1)]
