@@ -2,9 +2,6 @@
 
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -13,6 +10,8 @@ import pytest
 from mnist_lessons import checks, hints
 from mnist_lessons.grading.clearhints import ClearHints
 from mnist_lessons.grading.registry import BY_NAME, EXERCISES, HINTS, LESSONS
+
+from test_notebooks import generate_release
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"
@@ -155,15 +154,7 @@ def test_clear_hints_removes_tagged_cells():
 
 def test_release_without_hints(tmp_path):
     """With c.ClearHints.enabled = True in nbgrader_config.py, does generate_assignment release no hint at all?"""
-    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
-    with open(tmp_path / "nbgrader_config.py", "a") as config:
-        config.write("\nc.ClearHints.enabled = True\n")
-    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
-    completed = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", "mnist", "--force"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
+    generate_release(tmp_path, "\nc.ClearHints.enabled = True\n")
     for lesson in LESSONS:
         released = nbformat.read(tmp_path / "course" / "mnist" / f"{lesson}.ipynb", as_version=4)
         committed = nbformat.read(COURSE / f"{lesson}.ipynb", as_version=4)

@@ -141,15 +141,22 @@ def test_course_fails_only_at_its_exercises(lesson, tmp_path, monkeypatch):
         assert ename == "NotImplementedError" and STUB_MESSAGE in evalue, (grade_id, ename, evalue)
 
 
-def test_course_is_generated_from_solutions(tmp_path):
-    """Does `nbgrader generate_assignment` on solutions/ give course/ exactly (so that nobody edits course/ by hand)?"""
-    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
-    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+def generate_release(folder, extra_config=""):
+    """Run `nbgrader generate_assignment` on a copy of solutions/ and nbgrader_config.py (plus ``extra_config``) in ``folder``."""
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    with open(folder / "nbgrader_config.py", "a") as config:
+        config.write(extra_config)
+    shutil.copytree(ROOT / "solutions", folder / "solutions")
     completed = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", "mnist", "--force"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=folder, capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
+
+
+def test_course_is_generated_from_solutions(tmp_path):
+    """Does `nbgrader generate_assignment` on solutions/ give course/ exactly (so that nobody edits course/ by hand)?"""
+    generate_release(tmp_path)
     for lesson in LESSONS:
         generated = json.loads((tmp_path / "course" / "mnist" / f"{lesson}.ipynb").read_text())
         committed = json.loads((COURSE / f"{lesson}.ipynb").read_text())
