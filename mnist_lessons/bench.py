@@ -6,7 +6,11 @@ One run measures, on the same machine and side by side:
   fewest seconds one epoch of the reference model could take;
 - the reference model's seconds per epoch on each installed Keras backend,
   through the package's own ``compile_model`` and ``train_model`` (what
-  ``mnist-lessons train`` does), and its ratio to the floor;
+  ``mnist-lessons train`` does), and its ratio to the floor; the floor again,
+  measured in the training's own process right before and after each seed's
+  run (this machine's rate moved from 130 to 300 GFLOP/s within a minute, so
+  only a floor taken beside the epochs makes a ratio), and the seconds NumPy
+  takes for the training step's own matrix products, at their own shapes;
 - test accuracy after ``EPOCHS`` epochs for each seed;
 - the self-check and the autograder, when they exist (see ``TIMED_TOOLS``);
 - start-up, what every lesson's kernel and grading process pays first (issue
@@ -65,6 +69,7 @@ BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's backends, measured when i
 MATMUL_SIZE = 2048  # 2048^3 products: about 17 GFLOP, a tenth of a second on 2 cores
 MATMUL_REPEATS = 15  # the median of 15 timings, after one warm-up
 TRAIN_MATMUL_SHAPE = (128, NUM_PIXELS, HIDDEN_UNITS)  # one batch through the hidden layer
+PROBE_REPEATS = 5  # the side-by-side probe of the rate, before and after each seed's run: half a second
 
 TINY = {  # `--tiny`: the whole benchmark in seconds, so that a test can run it
     "num_images": 2_000,
@@ -129,6 +134,37 @@ def measure_matmul_gflops(m, k, n, repeats=MATMUL_REPEATS):
         np.matmul(left, right, out=out)
         seconds.append(time.perf_counter() - start)
     return 2 * m * k * n / statistics.median(seconds) / 1e9
+
+
+def step_product_shapes(batch_size):
+    """The (m, k, n) of every matrix product one training step of the reference model needs.
+
+    Forward through both Dense layers, both layers' weight gradients, and the
+    gradient flowing back into the hidden layer. The images' own gradient is
+    never computed (nothing trains them), so this is less than PASSES x the
+    forward work: the work no library can skip, at the shapes batches of
+    ``batch_size`` give it (small products run slower than MATMUL_SIZE's).
+    """
+    return [(batch_size, NUM_PIXELS, HIDDEN_UNITS), (batch_size, HIDDEN_UNITS, NUM_CLASSES),
+            (NUM_PIXELS, batch_size, HIDDEN_UNITS), (HIDDEN_UNITS, batch_size, NUM_CLASSES),
+            (batch_size, NUM_CLASSES, HIDDEN_UNITS)]
+
+
+def measure_step_products_seconds(num_images, batch_size):
+    """Seconds NumPy's BLAS takes for one epoch's matrix products at the step's own shapes, and nothing else.
+
+    Every batch counted full (the last one of 60,000 images holds 96, a 0.05 % overcount).
+    """
+    rng = np.random.default_rng(0)
+    operands = [(rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32),
+                 np.empty((m, n), dtype=np.float32)) for m, k, n in step_product_shapes(batch_size)]
+    for left, right, out in operands:  # warm-up
+        np.matmul(left, right, out=out)
+    start = time.perf_counter()
+    for _ in range(-(-num_images // batch_size)):
+        for left, right, out in operands:
+            np.matmul(left, right, out=out)
+    return time.perf_counter() - start
 
 
 def installed_backends():
@@ -209,7 +245,8 @@ def _bench_training(results, settings, backends, data, progress):
     for backend in backends:
         progress(f"[bench] Training on {backend}: {settings['epochs']} epochs, seeds "
                  f"{', '.join(map(str, settings['seeds']))} ...")
-        worker_args = ["--epochs", str(settings["epochs"]), "--seeds", *map(str, settings["seeds"])]
+        worker_args = ["--epochs", str(settings["epochs"]), "--seeds", *map(str, settings["seeds"]),
+                       "--matmul-size", str(size)]
         if settings["num_images"]:
             worker_args += ["--num-images", str(settings["num_images"])]
         if data is not None:
@@ -235,6 +272,10 @@ def _bench_training(results, settings, backends, data, progress):
         defaults = result["keras_defaults"]
         defaults["ratio_to_floor"] = defaults["seconds_per_epoch"] / results["floor"]["seconds"]
         results["recipe"]["batch_size"] = result["batch_size"]
+        beside = result["side_by_side"]
+        beside["floor_seconds"] = floor_gflop / statistics.median(beside["gflops"])
+        beside["ratio_to_floor"] = result["seconds_per_epoch"] / beside["floor_seconds"]
+        beside["ratio_to_step_products"] = result["seconds_per_epoch"] / statistics.median(beside["step_products_seconds"])
 
 
 def _bench_lessons(results, settings, tiny, data, progress):
@@ -560,6 +601,12 @@ def _training_rows(results):
         rows.append((f"{label}: seconds per epoch",
                      f"{result['seconds_per_epoch']:.3f} s, {result['ratio_to_floor']:.2f}x the floor "
                      f"(median of epochs 2-{result['epochs']})"))
+        beside = result["side_by_side"]
+        rows.append((f"{label}: beside the floor",
+                     f"{beside['ratio_to_floor']:.2f}x the floor measured beside its epochs "
+                     f"({statistics.median(beside['gflops']):.1f} GFLOP/s, {beside['floor_seconds']:.3f} s); "
+                     f"{beside['ratio_to_step_products']:.2f}x the step's own products through NumPy "
+                     f"({statistics.median(beside['step_products_seconds']):.3f} s)"))
         rows.append((f"{label}: test accuracy",
                      f"mean {accuracy['mean']:.4f}, min {accuracy['min']:.4f}, max {accuracy['max']:.4f} "
                      f"(seeds {', '.join(accuracy['per_seed'])}; {result['epochs']} epochs)"))
@@ -645,8 +692,16 @@ def _train_worker(args):
     test_images = preprocess_images(data.test_images)
     test_labels = one_hot_labels(data.test_labels)
 
+    probes = {"gflops": [], "step_products_seconds": []}
+
+    def probe():  # the floor, measured in this process beside the epochs (see the module's docstring)
+        probes["gflops"].append(measure_matmul_gflops(args.matmul_size, args.matmul_size, args.matmul_size,
+                                                      PROBE_REPEATS))
+        probes["step_products_seconds"].append(measure_step_products_seconds(count, BATCH_SIZE))
+
     epoch_seconds, accuracies = {}, {}
     for seed in args.seeds:
+        probe()
         set_seed(seed)
         model = compile_model(build_model())
         timer = EpochTimer()
@@ -656,6 +711,8 @@ def _train_worker(args):
         print(f"[bench]   {backend_name()}, seed {seed}: {_steady_median([timer.seconds]):.3f} s per epoch "
               f"after the first ({timer.seconds[0]:.2f} s), test accuracy {accuracies[str(seed)]:.4f}",
               flush=True)
+
+    probe()
 
     # The same training on a model compiled the way lesson 04 has learners
     # write it, with Keras' defaults: what train_model gets from their code.
@@ -685,6 +742,7 @@ def _train_worker(args):
         "test_accuracy": {"per_seed": accuracies, "mean": statistics.mean(values),
                           "min": min(values), "max": max(values)},
         "keras_defaults": keras_defaults,
+        "side_by_side": probes,  # the parent adds the floor and the ratios
     }
 
 
@@ -743,6 +801,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help=argparse.SUPPRESS)
     parser.add_argument("--num-images", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--matmul-size", type=int, default=MATMUL_SIZE, help=argparse.SUPPRESS)
     parser.add_argument("--tool", choices=tuple(TIMED_TOOLS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is None:

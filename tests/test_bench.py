@@ -32,6 +32,18 @@ def test_macs_match_the_model():
     assert bench.TRAIN_MATMUL_SHAPE == (128, NUM_PIXELS, HIDDEN_UNITS)
 
 
+def test_step_products_are_the_steps_work():
+    """Do the step's products do the forward work, the weight gradients' and the hidden layer's gradient, per image?"""
+    from mnist_lessons.model import HIDDEN_UNITS
+
+    for batch_size in (128, 32):
+        shapes = bench.step_product_shapes(batch_size)
+        macs = sum(m * k * n for m, k, n in shapes)
+        assert macs == batch_size * (2 * bench.MACS_PER_IMAGE + HIDDEN_UNITS * NUM_CLASSES)
+        assert all(batch_size in shape for shape in shapes)  # every product is batch-sized, as in training
+    assert bench.measure_step_products_seconds(256, 128) > 0
+
+
 def test_tiny_matmul_and_floor(tiny_run):
     """Are the matmul rates positive, and is the floor the run's GFLOP divided by the square product's rate?"""
     results, _, _ = tiny_run
@@ -64,6 +76,14 @@ def test_tiny_backends(tiny_run):
         assert defaults["seconds_per_epoch"] == defaults["epoch_seconds"][1] > 0
         assert defaults["ratio_to_floor"] == pytest.approx(defaults["seconds_per_epoch"] / results["floor"]["seconds"])
         assert 0.75 < defaults["test_accuracy"] <= 1
+        beside = result["side_by_side"]  # probed before each seed and after the last
+        assert len(beside["gflops"]) == len(beside["step_products_seconds"]) == 2
+        assert min(beside["gflops"]) > 0 and min(beside["step_products_seconds"]) > 0
+        median_rate = sorted(beside["gflops"])[0] / 2 + sorted(beside["gflops"])[1] / 2
+        assert beside["floor_seconds"] == pytest.approx(results["floor"]["gflop"] / median_rate)
+        assert beside["ratio_to_floor"] == pytest.approx(result["seconds_per_epoch"] / beside["floor_seconds"])
+        assert beside["ratio_to_step_products"] == pytest.approx(
+            result["seconds_per_epoch"] / (sum(beside["step_products_seconds"]) / 2))
 
 
 def test_tiny_tools_are_timed(tiny_run):
@@ -86,6 +106,9 @@ def test_tiny_json_and_table(tiny_run):
     assert f"{results['matmul']['gflops']:.1f} GFLOP/s" in table
     for name, result in results["backends"].items():
         assert f"{result['seconds_per_epoch']:.3f} s, {result['ratio_to_floor']:.2f}x the floor" in table
+        beside = result["side_by_side"]
+        assert (f"{beside['ratio_to_floor']:.2f}x the floor measured beside its epochs" in table
+                and f"{beside['ratio_to_step_products']:.2f}x the step's own products" in table)
     header, vectors = table.splitlines()[:2]
     assert header.startswith(f"mnist-lessons bench on {results['machine']['cpu']}, ")
     load = results["load_average"]
