@@ -91,6 +91,10 @@ SCRATCH_DEPTH = 32  # folders within folders; deeper is no lesson's doing, and o
 MAX_THREADS = max(1024, 16 * (os.cpu_count() or 1))  # XLA's and TensorFlow's pools: a few per core
 MAX_RECORD_JSON_BYTES = 8 * 1024**2  # one function's record less its arrays: plain numbers and names
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an exercise not done
+# Lessons are started the longest first, so that the two graded side by side end together rather than one
+# core waiting for the last long lesson: seconds per lesson on 2 cores, 2026-12-02, were 16.1 (06), 10.4 (04),
+# 9.3 (05), 8.8 (03), 3.1 (01) and 2.5 (02). A lesson not listed (a course of more lessons) starts after these.
+LONGEST_FIRST = ("06_evaluate", "04_compile", "05_train", "03_build_model", "01_load_data", "02_preprocess")
 
 
 @dataclasses.dataclass
@@ -169,10 +173,12 @@ def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(),
     jobs = jobs or max(1, min(len(lessons), os.cpu_count() or 1))
     if limits.deadline is None:
         limits = dataclasses.replace(limits, deadline=time.monotonic() + limits.submission_seconds)
+    started = sorted(lessons, key=lambda lesson: LONGEST_FIRST.index(lesson) if lesson in LONGEST_FIRST
+                     else len(LONGEST_FIRST))
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = {lesson: pool.submit(grade_lesson, folder / f"{lesson}.ipynb", lesson,
-                                       release_dir=release_dir, limits=limits) for lesson in lessons}
-        return SubmissionGrade(str(folder), {lesson: future.result() for lesson, future in futures.items()})
+                                       release_dir=release_dir, limits=limits) for lesson in started}
+        return SubmissionGrade(str(folder), {lesson: futures[lesson].result() for lesson in lessons})
 
 
 def grade_lesson(path, lesson, *, release_dir=None, limits=Limits()):
