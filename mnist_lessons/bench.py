@@ -312,12 +312,18 @@ def _lessons_folder():
 
 
 def lesson_environment(data):
-    """The environment of a learner's kernel: this one's, with MNIST_LESSONS_DATA=``data`` (None: unset) and no grading flag."""
+    """The environment of a learner's kernel: this one's, with MNIST_LESSONS_DATA=``data`` (None: unset) and no grading flag.
+
+    With the learner's own compilation cache, as ``mnist-lessons lab`` starts kernels: the first probe fills
+    it, the later ones read it back (each run's seconds are in the results).
+    """
     from mnist_lessons.data import DATA_ENV_VAR
+    from mnist_lessons.grading import compilecache
 
     env = {key: value for key, value in os.environ.items() if key not in (DATA_ENV_VAR, "NBGRADER_EXECUTION")}
     if data is not None:
         env[DATA_ENV_VAR] = str(data)
+    env.update(compilecache.own_variables(env))
     return env
 
 

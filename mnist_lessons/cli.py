@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import datetime
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -24,11 +25,14 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from mnist_lessons import bench as bench_module
 from mnist_lessons import coursefiles
 from mnist_lessons.coursefiles import FIRST_LESSON
 from mnist_lessons.data import DataError, describe_dataset, load_mnist_data
 from mnist_lessons.environment import child_env
+from mnist_lessons.grading import compilecache
 
 HANDOUT_DIR = "mnist-course"  # where `lab` copies the lessons when there is no course folder yet
 RUNS_DIR = Path("runs")  # default parent of each training run's output folder
@@ -236,7 +240,9 @@ def lab_command(args):
         print(shlex.join(command))
         return 0
     print(f"Opening JupyterLab on {course / FIRST_LESSON} (Ctrl+C twice to stop) ...", flush=True)
-    return subprocess.call(command, cwd=course, env=child_env())
+    # The kernels inherit a compilation cache of the learner's own: from the second start on, their
+    # programs are read back instead of compiled again (compilecache.own_variables).
+    return subprocess.call(command, cwd=course, env=child_env(**compilecache.own_variables()))
 
 
 def _lab_course(course):
@@ -273,6 +279,7 @@ def progress_command(args):
 def train_command(args):
     out = args.out or RUNS_DIR / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-seed{args.seed}"
     _prepare_output(out, args.overwrite)
+    os.environ.update(compilecache.own_variables())  # before JAX is imported, which reads them once
 
     print("Loading data ...", flush=True)
     data = load_mnist_data(args.data)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mnist_lessons.grading import compilecache
+
 from mnist_lessons.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,16 +172,22 @@ def test_train_on_jax_backend(tmp_path):
     """Does the same pipeline run on Keras' JAX backend, and say so in metrics.json?"""
     pytest.importorskip("jax", reason="JAX is not installed (it is one of the project's dependencies)")
     out = tmp_path / "jax"
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("JAX_COMPILATION_CACHE_DIR", compilecache.FOLDER_VARIABLE)}
     completed = subprocess.run(
         [sys.executable, "-m", "mnist_lessons.cli", "train", "--data", "sample", "--epochs", "1",
          "--out", str(out)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True, text=True, timeout=300,
+        env={**env, "KERAS_BACKEND": "jax", "XDG_CACHE_HOME": str(tmp_path / "cache")},
     )
     assert completed.returncode == 0, completed.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backend"] == "jax" and "jax" in metrics["versions"]
     assert completed.stderr == ""  # not even TensorFlow's start-up, which saving the model imports on JAX too
     assert metrics["test_accuracy"] > 0.8
+    # The run kept its compiled programs in the learner's own cache, for the next start to read back.
+    (cache,) = (tmp_path / "cache" / "mnist-lessons").glob("own-xla-*")
+    assert len(list(cache.glob("jit_*"))) >= 10  # the initializers, the training step, evaluation
 
 
 def test_lab_command_opens_the_first_lesson(capsys):
@@ -190,6 +198,23 @@ def test_lab_command_opens_the_first_lesson(capsys):
     assert words[1:3] == ["-m", "jupyterlab"]
     assert words[3] == f"--ServerApp.root_dir={Path(__file__).resolve().parents[1] / 'course'}"
     assert words[4:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
+
+
+def test_lab_kernels_keep_their_compiled_programs(capsys, monkeypatch, tmp_path):
+    """Does `lab` start JupyterLab, and so its kernels, with the learner's own compilation cache, unless one was chosen?"""
+    started = []
+    monkeypatch.setattr(subprocess, "call", lambda command, cwd, env: started.append(env) or 0)
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.delenv(compilecache.FOLDER_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert run_cli(capsys, "lab")[0] == 0
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
+    assert run_cli(capsys, "lab")[0] == 0
+    ours, theirs = started
+    assert ours["JAX_COMPILATION_CACHE_DIR"] == str(compilecache.own_folder())
+    assert Path(ours["JAX_COMPILATION_CACHE_DIR"]).parent == tmp_path / "mnist-lessons"
+    assert ours["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0"
+    assert theirs["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "mine")  # the learner's own choice wins
 
 
 def test_lab_hands_out_the_course_once(capsys, tmp_path):

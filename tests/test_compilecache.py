@@ -1,6 +1,7 @@
 """The grader's compilation cache (grading/compilecache.py): written by a trusted warm-up only, read-only to learner code."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,21 @@ def test_no_cache_without_the_sandbox_or_off_jax(tmp_path, monkeypatch):
     monkeypatch.setattr(isolation, "bubblewrap", lambda: (None, "no sandbox here"))
     assert compilecache.ready("jax") is None
     assert not (tmp_path / "cache").exists()
+
+
+def test_learners_own_cache_is_apart_and_optional(tmp_path, monkeypatch):
+    """Is the learner's own cache a folder apart from the grader's, kept for every program, and off when they say so?"""
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    variables = compilecache.own_variables(env)
+    folder = Path(variables["JAX_COMPILATION_CACHE_DIR"])
+    assert folder.parent == tmp_path / "mnist-lessons" and folder.name.startswith("own-xla-")
+    assert variables["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0"
+    monkeypatch.delenv(compilecache.FOLDER_VARIABLE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    graders = compilecache.cache_folder()  # the trusted warm-up's, which learner code must never write
+    assert graders.parent == folder.parent and graders != folder and folder.name == "own-" + graders.name
+    assert compilecache.own_variables({**env, "JAX_COMPILATION_CACHE_DIR": "/mine"}) == {}
+    assert compilecache.own_variables({**env, compilecache.FOLDER_VARIABLE: "none"}) == {}
 
 
 @needs_bubblewrap
