@@ -7,6 +7,7 @@ One module per step of the pipeline, in lesson order:
 - ``model``       lesson 03, the Dense(512, relu) -> Dense(10, softmax) network
 - ``training``    lessons 04 and 05, compiling and fitting the model
 - ``evaluate``    lesson 06, test figures, predictions and the confusion matrix
+- ``drawing``     going further (lesson 07), a digit of one's own made into an MNIST image
 - ``plots``       every lesson, the figures a learner looks at
 - ``checks``      every lesson, the self-checks behind the check cells
 - ``cli``         the ``mnist-lessons`` command
@@ -40,6 +41,7 @@ _EXPORTS = {
         "confusion_matrix",
         "misclassified_indices",
     ],
+    "drawing": ["prepare_digit", "read_digit_image", "nearest_training_digits", "DrawingError"],
     "plots": [
         "plot_digits",
         "plot_image",
@@ -47,6 +49,8 @@ _EXPORTS = {
         "plot_training_curves",
         "plot_confusion_matrix",
         "plot_misclassified",
+        "plot_prediction",
+        "plot_nearest",
     ],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

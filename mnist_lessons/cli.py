@@ -5,6 +5,7 @@
     mnist-lessons bench [--tiny] [--backend NAME] [--data PATH|sample] [--out FILE]
     mnist-lessons lab   [--course DIR] [--dry-run] [-- JUPYTER-LAB-ARGS]
     mnist-lessons progress [FOLDER]
+    mnist-lessons predict IMAGE [--model PATH] [--out DIR] [--data PATH|sample]
     mnist-lessons autograde-class [ASSIGNMENT] [--course-dir DIR] [--jobs N] [--scheduler ADDRESS] [--force]
                                   [--student ID ...]
 
@@ -132,6 +133,20 @@ def _build_parser():
                           help="the folder holding your lesson notebooks (default: here, ./mnist, ./course/mnist "
                           f"or ./{HANDOUT_DIR}/mnist)")
     progress.set_defaults(handler=progress_command)
+
+    predict = commands.add_parser(
+        "predict", help="read a picture of a digit of your own with a trained model",
+        description="Make a picture of one handwritten digit (a photo or a scan, dark ink on light paper, or a "
+        "drawing) into an MNIST image the way MNIST's were made (scaled into a 20 x 20 box, centred by its "
+        "centre of mass), and show what a model from `mnist-lessons train` reads it as: its 10 probabilities, "
+        "and the training digits nearest it. Writes prediction.png and nearest.png.",
+    )
+    predict.add_argument("image", type=Path, help="the picture: PNG, JPEG or any format Pillow reads")
+    predict.add_argument("--model", type=Path,
+                         help=f"a model.keras saved by `mnist-lessons train` (default: the newest finished run in {RUNS_DIR}/)")
+    predict.add_argument("--out", type=Path, help="folder for the two plots (default predictions/<image name>/)")
+    _add_data_argument(predict)
+    predict.set_defaults(handler=predict_command)
     return parser
 
 
@@ -339,6 +354,73 @@ def train_command(args):
     _save_run(out, model, metrics, data, history, matrix, predicted)
     print(f"\nSaved the model, metrics.json and plots to {out}/")
     return 0
+
+
+def predict_command(args):
+    from mnist_lessons import drawing, plots
+
+    model_path = args.model or _newest_model()
+    if not model_path.is_file():
+        raise UsageError(f"--model {model_path}: no such file (a model.keras saved by `mnist-lessons train`)")
+    try:
+        picture = drawing.read_digit_image(args.image)
+        digit = drawing.prepare_digit(picture)
+    except drawing.DrawingError as err:
+        raise UsageError(str(err) if str(err).startswith(str(args.image)) else f"{args.image}: {err}") from None
+    data = load_mnist_data(args.data)
+
+    print("Importing Keras ...", flush=True)
+    os.environ.update(compilecache.own_variables())  # before JAX is imported, which reads them once
+    from mnist_lessons.backend import import_keras
+    from mnist_lessons.preprocess import preprocess_images
+
+    keras = import_keras()
+    try:
+        model = keras.saving.load_model(model_path)  # safe_mode: a file's Python lambdas are refused
+    except Exception as err:  # noqa: BLE001 -- whatever the file holds, one line
+        raise UsageError(f"--model {model_path} could not be loaded as a Keras model ({type(err).__name__}: "
+                         f"{_first_line(err)})") from None
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else (digit.size,)
+    if int(np.prod(shape)) != digit.size:
+        raise UsageError(f"--model {model_path} takes inputs of shape {shape}, not a 28 x 28 digit")
+    probabilities = np.asarray(model.predict(digit.reshape((1, *shape)), verbose=0))[0]
+    guess = int(probabilities.argmax())
+    train_images = preprocess_images(data.train_images)
+    nearest = drawing.nearest_training_digits(digit, train_images, k=NEAREST_COUNT)
+
+    print(f"\n{args.image} ({picture.shape[1]} x {picture.shape[0]} pixels), read by {model_path}:")
+    print(f"  a {guess}, with probability {probabilities[guess]:.2f}")
+    print("  digit       " + " ".join(f"{d:5d}" for d in range(len(probabilities))))
+    print("  probability " + " ".join(f"{p:5.2f}" for p in probabilities))
+    print(f"  the {NEAREST_COUNT} nearest training digits are " + ", ".join(
+        str(int(label)) for label in data.train_labels[nearest]))
+    out = args.out or Path("predictions") / args.image.stem
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        plots.plot_prediction(picture, digit, probabilities).savefig(out / "prediction.png", dpi=plots.PNG_DPI)
+        plots.plot_nearest(digit, train_images, data.train_labels, nearest).savefig(out / "nearest.png",
+                                                                                  dpi=plots.PNG_DPI)
+    except OSError as err:
+        raise UsageError(f"--out {out}: could not write the plots ({err.strerror or err})") from None
+    print(f"\nSaved prediction.png and nearest.png to {out}/")
+    return 0
+
+
+NEAREST_COUNT = 8  # training digits shown beside one's own
+
+
+def _newest_model():
+    """The model of the newest finished run under runs/ (a folder with metrics.json, written last)."""
+    finished = sorted((folder for folder in RUNS_DIR.glob("*") if (folder / "metrics.json").is_file()
+                       and (folder / "model.keras").is_file()), key=lambda folder: folder.stat().st_mtime)
+    if not finished:
+        raise UsageError(f"no trained model in {RUNS_DIR}/: run `mnist-lessons train` first, or give --model")
+    return finished[-1] / "model.keras"
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else ""
 
 
 def _prepare_output(out, overwrite):

@@ -169,6 +169,52 @@ def plot_misclassified(images, actual, predicted, n=20, columns=10):
     )
 
 
+def plot_prediction(picture, digit, probabilities, title=None):
+    """A digit of one's own: the picture as given, the 28 x 28 digit the model read, and its 10 probabilities as bars."""
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    figure = Figure(figsize=(10, 3.2))
+    given, read, bars_ax = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 2.2]})
+    given.imshow(np.asarray(picture), cmap="gray", vmin=0, vmax=255 if np.asarray(picture).max() > 1 else 1)
+    given.set_title("your picture")
+    read.imshow(_as_square_images(np.asarray(digit)[np.newaxis])[0], cmap="gray_r", vmin=0, vmax=1)
+    read.set_title("as MNIST: 28 x 28, centred")
+    for ax in (given, read):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    guess = int(probabilities.argmax())
+    colours = [RIGHT_COLOUR if digit_ == guess else "tab:gray" for digit_ in range(len(probabilities))]
+    bars = bars_ax.bar(range(len(probabilities)), probabilities, color=colours)
+    bars_ax.bar_label(bars, labels=[f"{p:.2f}" if p >= 0.01 else "" for p in probabilities], fontsize=8)
+    bars_ax.set_xticks(range(len(probabilities)))
+    bars_ax.set_ylim(0, 1.1)
+    bars_ax.set_xlabel("digit")
+    bars_ax.set_ylabel("probability")
+    bars_ax.set_title(title or f"read as a {guess} ({probabilities[guess]:.0%})")
+    figure.tight_layout()
+    return figure
+
+
+def plot_nearest(digit, train_images, train_labels, indices, title=None):
+    """The digit beside the training digits nearest it (``drawing.nearest_training_digits``): what it looked like to the model."""
+    images = _as_square_images(np.asarray(train_images)[np.asarray(indices)])
+    labels = np.asarray(train_labels)[np.asarray(indices)]
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=1)
+    figure = Figure(figsize=(CELL_INCHES * (len(images) + 1.3), CELL_INCHES * 1.5))
+    axes = figure.subplots(1, len(images) + 1)
+    axes[0].imshow(_as_square_images(np.asarray(digit)[np.newaxis])[0], cmap="gray_r", vmin=0, vmax=1)
+    axes[0].set_title("yours", fontsize=9)
+    for ax, image, label in zip(axes[1:], images, labels):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"a {int(label)}", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.suptitle(title or "The training digits nearest yours, pixel by pixel", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
 def _as_square_images(images):
     """(N, 28, 28) views of images given as (N, 28, 28) or flat (N, 784)."""
     images = np.asarray(images)
