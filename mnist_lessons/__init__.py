@@ -8,6 +8,7 @@ One module per step of the pipeline, in lesson order:
 - ``training``    lessons 04 and 05, compiling and fitting the model
 - ``evaluate``    lesson 06, test figures, predictions and the confusion matrix
 - ``drawing``     going further (lesson 07), a digit of one's own made into an MNIST image
+- ``canvas``      going further (lesson 07), a canvas in the notebook to draw a digit on, read after each stroke
 - ``plots``       every lesson, the figures a learner looks at
 - ``checks``      every lesson, the self-checks behind the check cells
 - ``cli``         the ``mnist-lessons`` command
@@ -42,6 +43,7 @@ _EXPORTS = {
         "misclassified_indices",
     ],
     "drawing": ["prepare_digit", "read_digit_image", "nearest_training_digits", "DrawingError"],
+    "canvas": ["DigitCanvas", "digit_reader"],
     "plots": [
         "plot_digits",
         "plot_image",
