@@ -48,6 +48,34 @@ def test_compile_model_settings():
     assert model.loss == "categorical_crossentropy"
 
 
+TENSORFLOW_XLA = """
+import json
+from mnist_lessons import build_model, compile_model, load_mnist, one_hot_labels, preprocess_images, set_seed, train_model
+(images, labels), _ = load_mnist("sample")
+images, labels = preprocess_images(images[:1000]), one_hot_labels(labels[:1000])
+losses = []
+for _ in range(2):
+    set_seed(3)
+    model = compile_model(build_model())
+    losses.append(train_model(model, images, labels, epochs=1, verbose=0).history["loss"])
+print(json.dumps({"jit_compile": model.jit_compile, "losses": losses}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+def test_tensorflow_trains_with_xla_and_repeats():
+    """On TensorFlow, is the step compiled with XLA (Keras' "auto" would not, on a CPU), and does one seed still repeat?"""
+    import json
+
+    completed = subprocess.run([sys.executable, "-c", TENSORFLOW_XLA], capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["jit_compile"] is True
+    first, again = result["losses"]
+    assert first == again and 0 < first[0] < 2.3
+
+
 def test_train_model_learns(subset):
     """Does a 2-epoch run return a 2-entry History whose loss falls and whose test accuracy is far above chance?"""
     model, history = trained(subset, seed=0)
