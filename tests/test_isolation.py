@@ -22,6 +22,7 @@ import pytest
 
 import mnist_lessons
 from mnist_lessons.grading import engine, isolation
+from mnist_lessons.grading.registry import HINTS
 
 from test_autograder import GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
 
@@ -267,7 +268,9 @@ def _processes_with(marker):
 def test_a_whole_submission_has_a_time_limit(tmp_path):
     """Is a submission past its time in all stopped, each function left saying so? (One student took 318 s.)"""
     folder = submission(tmp_path, replace={"preprocess_images": "import time\ntime.sleep(30)\n" + GOOD_PREPROCESS})
-    submission(tmp_path, lesson="01_load_data")
+    # Both lessons hang, so that whichever the engine starts first runs past the end (it starts the longest first).
+    submission(tmp_path, lesson="01_load_data",
+               replace={"load_data": "import time\ntime.sleep(30)\n" + HINTS["load_data"].solution})
     limits = engine.Limits(function_seconds=4, notebook_seconds=60, submission_seconds=3)
     started = time.monotonic()
     result = engine.grade_submission(folder, ["02_preprocess", "01_load_data"], limits=limits, jobs=1)
