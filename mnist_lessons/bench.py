@@ -82,7 +82,7 @@ TINY = {  # `--tiny`: the whole benchmark in seconds, so that a test can run it
 
 # Timed when present: a module and a function that runs the whole job on the
 # complete reference submission (solutions/) and returns a truthy value when it
-# passed; it takes ``lessons``, a list of lessons to limit it to (None: all six).
+# passed; it takes ``lessons``, a list of lessons to limit it to (None: all of them).
 # Until the module (or the function) exists, the table says "not available yet"
 # and the JSON holds null.
 TIMED_TOOLS = {
@@ -286,7 +286,11 @@ def _bench_lessons(results, settings, tiny, data, progress):
     """
     repeats = settings["startup_repeats"]
     data = data if data is not None else ("sample" if tiny else None)
-    env = lesson_environment(data)
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+        _bench_lessons_with(results, tiny, data, repeats, lesson_environment(data, Path(cache)), progress)
+
+
+def _bench_lessons_with(results, tiny, data, repeats, env, progress):
     progress(f"[bench] Start-up: `{STARTUP_LINE}` in a fresh process, median of {repeats} ...")
     results["startup"] = measure_startup(repeats, env)
     progress(f"[bench]   {_startup_figure(results['startup'])}")
@@ -311,11 +315,12 @@ def _lessons_folder():
     return solutions_dir()
 
 
-def lesson_environment(data):
+def lesson_environment(data, cache_home=None):
     """The environment of a learner's kernel: this one's, with MNIST_LESSONS_DATA=``data`` (None: unset) and no grading flag.
 
-    With the learner's own compilation cache, as ``mnist-lessons lab`` starts kernels: the first probe fills
-    it, the later ones read it back (each run's seconds are in the results).
+    With the learner's own compilation cache, as ``mnist-lessons lab`` starts kernels, kept under
+    ``cache_home`` (the bench's own new folder): the first probe fills it, the later ones read it back, and
+    each run's seconds are in the results, so the first is the cold start a new learner has.
     """
     from mnist_lessons.data import DATA_ENV_VAR
     from mnist_lessons.grading import compilecache
@@ -323,7 +328,7 @@ def lesson_environment(data):
     env = {key: value for key, value in os.environ.items() if key not in (DATA_ENV_VAR, "NBGRADER_EXECUTION")}
     if data is not None:
         env[DATA_ENV_VAR] = str(data)
-    env.update(compilecache.own_variables(env))
+    env.update(compilecache.own_variables({**env, "XDG_CACHE_HOME": str(cache_home)} if cache_home else env))
     return env
 
 
@@ -768,7 +773,7 @@ def _tool_worker(args):
                 "note": f"not available yet ({module_name}.{function_name} does not exist)"}
     lessons = TINY_LESSONS if getattr(args, "tiny", False) else None
     passed = bool(function(lessons=lessons))
-    scope = f" (lessons {', '.join(lessons)})" if lessons else " (all six lessons)"
+    scope = f" (lessons {', '.join(lessons)})" if lessons else " (every lesson)"
     return {"seconds": time.perf_counter() - start, "passed": passed,
             "note": f"{module_name}.{function_name}{scope}" + ("" if passed else ": the reference submission FAILED")}
 

@@ -39,16 +39,24 @@ function render({ model, el }) {
   const ctx = canvas.getContext("2d");
   const clear = () => { ctx.fillStyle = "white"; ctx.fillRect(0, 0, side, side); };
   clear();
+  const saved = model.get("image").split("#")[0];
+  if (saved) {  // a view drawn again (the notebook reopened): show the drawing the kernel last read
+    const picture = new Image();
+    picture.onload = () => ctx.drawImage(picture, 0, 0, side, side);
+    picture.src = saved;
+  }
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.lineWidth = model.get("stroke_width");
   ctx.strokeStyle = "black";
   let drawing = false;
-  const at = (event) => {
+  const at = (event) => {  // page coordinates to the canvas's own pixels, inside its border
     const box = canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) * side / box.width, (event.clientY - box.top) * side / box.height];
+    return [(event.clientX - box.left - canvas.clientLeft) * side / canvas.clientWidth,
+            (event.clientY - box.top - canvas.clientTop) * side / canvas.clientHeight];
   };
   canvas.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || !event.isPrimary) return;  // the left button, or one finger
     drawing = true;
     canvas.setPointerCapture(event.pointerId);
     const [x, y] = at(event);
@@ -66,8 +74,10 @@ function render({ model, el }) {
   const finish = () => {
     if (!drawing) return;
     drawing = false;
-    model.set("image", canvas.toDataURL("image/png"));
-    model.set("strokes", model.get("strokes") + 1);
+    const strokes = model.get("strokes") + 1;
+    // The stroke's number after "#": a stroke that adds no pixel is still a new drawing, and is answered.
+    model.set("image", canvas.toDataURL("image/png") + "#" + strokes);
+    model.set("strokes", strokes);
     model.save_changes();
   };
   canvas.addEventListener("pointerup", finish);
@@ -92,7 +102,7 @@ function render({ model, el }) {
     const probabilities = model.get("probabilities");
     const best = probabilities.length ? probabilities.indexOf(Math.max(...probabilities)) : -1;
     bars.replaceChildren(...Array.from({ length: 10 }, (_, digit) => {
-      const p = probabilities.length ? probabilities[digit] : 0;
+      const p = Number.isFinite(probabilities[digit]) ? probabilities[digit] : 0;
       const column = document.createElement("div");
       column.className = "mnist-digit-bar" + (digit === best ? " mnist-digit-best" : "");
       column.dataset.digit = String(digit);
@@ -146,7 +156,7 @@ class DigitCanvas(anywidget.AnyWidget):
     _css = _CSS
     side = traitlets.Int(CANVAS_SIDE).tag(sync=True)
     stroke_width = traitlets.Int(STROKE_WIDTH).tag(sync=True)
-    image = traitlets.Unicode("").tag(sync=True)  # the page's PNG of the canvas, after each stroke ("" once cleared)
+    image = traitlets.Unicode("").tag(sync=True)  # the page's PNG of the canvas and "#<stroke>" ("" once cleared)
     strokes = traitlets.Int(0).tag(sync=True)  # strokes drawn since the canvas was shown
     probabilities = traitlets.List(traitlets.Float()).tag(sync=True)  # what read() said of the last drawing
     status = traitlets.Unicode("Draw a digit in the box").tag(sync=True)
@@ -167,17 +177,21 @@ class DigitCanvas(anywidget.AnyWidget):
             self.answered += 1
 
     def _read(self, image):
-        self.error = None
+        self.error, self.digit = None, None
         if not image:
             self.picture, self.digit = None, None
             self.probabilities, self.status = [], "Draw a digit in the box"
             return
         try:
-            self.picture = decode_png(image)
+            self.picture = decode_png(image.split("#")[0])
             if self.read is None:
                 self.status = "Drawn (no model to read it)"
                 return
             probabilities = np.asarray(self.read(self.picture), dtype=np.float64).reshape(-1)
+            if probabilities.shape != (10,) or not np.all(np.isfinite(probabilities)):
+                raise DrawingError(f"read() gave {probabilities.size} numbers"
+                                   + (", not all finite" if probabilities.size == 10 else "")
+                                   + "; the canvas expected 10 probabilities, one per digit")
             self.digit = getattr(self.read, "last_digit", None)
         except Exception as err:  # noqa: BLE001 -- the learner's read() may fail in any way: say so, keep drawing
             self.error = err

@@ -294,7 +294,6 @@ def progress_command(args):
 def train_command(args):
     out = args.out or RUNS_DIR / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-seed{args.seed}"
     _prepare_output(out, args.overwrite)
-    os.environ.update(compilecache.own_variables())  # before JAX is imported, which reads them once
 
     print("Loading data ...", flush=True)
     data = load_mnist_data(args.data)
@@ -302,11 +301,12 @@ def train_command(args):
           f"from {data.location}", flush=True)
 
     print("Importing Keras ...", flush=True)
-    from mnist_lessons.backend import backend_name, library_versions
-    from mnist_lessons.evaluate import compare_labels, confusion_matrix, evaluate_model, predict_labels
-    from mnist_lessons.model import build_model
-    from mnist_lessons.preprocess import one_hot_labels, preprocess_images
-    from mnist_lessons.training import EpochTimer, compile_model, set_seed, train_model
+    with compilecache.own_cache():  # programs compiled once, read back by the next run (issue 14)
+        from mnist_lessons.backend import backend_name, library_versions
+        from mnist_lessons.evaluate import compare_labels, confusion_matrix, evaluate_model, predict_labels
+        from mnist_lessons.model import build_model
+        from mnist_lessons.preprocess import one_hot_labels, preprocess_images
+        from mnist_lessons.training import EpochTimer, compile_model, set_seed, train_model
 
     set_seed(args.seed)
     train_images = preprocess_images(data.train_images)
@@ -360,6 +360,8 @@ def predict_command(args):
     from mnist_lessons import drawing, plots
 
     model_path = args.model or _newest_model()
+    if model_path.is_dir():  # a run's folder, as `train --out` names it
+        model_path = model_path / "model.keras"
     if not model_path.is_file():
         raise UsageError(f"--model {model_path}: no such file (a model.keras saved by `mnist-lessons train`)")
     try:
@@ -367,23 +369,39 @@ def predict_command(args):
         digit = drawing.prepare_digit(picture)
     except drawing.DrawingError as err:
         raise UsageError(str(err) if str(err).startswith(str(args.image)) else f"{args.image}: {err}") from None
+    out = args.out or Path("predictions") / args.image.stem
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{'--out ' if args.out else ''}{out}: could not make the folder for the plots "
+                         f"({err.strerror or err})") from None
     data = load_mnist_data(args.data)
 
     print("Importing Keras ...", flush=True)
-    os.environ.update(compilecache.own_variables())  # before JAX is imported, which reads them once
-    from mnist_lessons.backend import import_keras
-    from mnist_lessons.preprocess import preprocess_images
+    with compilecache.own_cache():
+        from mnist_lessons.backend import import_keras
+        from mnist_lessons.preprocess import preprocess_images
 
-    keras = import_keras()
+        keras = import_keras()
     try:
-        model = keras.saving.load_model(model_path)  # safe_mode: a file's Python lambdas are refused
+        model = keras.saving.load_model(model_path, compile=False)  # safe_mode: Python lambdas are refused
     except Exception as err:  # noqa: BLE001 -- whatever the file holds, one line
         raise UsageError(f"--model {model_path} could not be loaded as a Keras model ({type(err).__name__}: "
                          f"{_first_line(err)})") from None
-    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else (digit.size,)
-    if int(np.prod(shape)) != digit.size:
-        raise UsageError(f"--model {model_path} takes inputs of shape {shape}, not a 28 x 28 digit")
-    probabilities = np.asarray(model.predict(digit.reshape((1, *shape)), verbose=0))[0]
+    inputs = getattr(model, "inputs", None) or []
+    shape = tuple(inputs[0].shape[1:]) if len(inputs) == 1 else None
+    if shape is None or None in shape or int(np.prod(shape)) != digit.size:
+        raise UsageError(f"--model {model_path} takes inputs of shape {shape if len(inputs) == 1 else 'several'}, "
+                         "not one 28 x 28 digit")
+    try:
+        probabilities = np.asarray(model.predict(digit.reshape((1, *shape)), verbose=0), dtype=np.float64)
+    except Exception as err:  # noqa: BLE001 -- a model the course did not make
+        raise UsageError(f"--model {model_path} could not read the digit ({type(err).__name__}: "
+                         f"{_first_line(err)})") from None
+    if probabilities.shape != (1, 10) or not np.all(np.isfinite(probabilities)):
+        raise UsageError(f"--model {model_path} gave {probabilities.shape} numbers for one digit; "
+                         "a digit's model gives 10 probabilities")
+    probabilities = probabilities[0]
     guess = int(probabilities.argmax())
     train_images = preprocess_images(data.train_images)
     nearest = drawing.nearest_training_digits(digit, train_images, k=NEAREST_COUNT)
@@ -394,14 +412,12 @@ def predict_command(args):
     print("  probability " + " ".join(f"{p:5.2f}" for p in probabilities))
     print(f"  the {NEAREST_COUNT} nearest training digits are " + ", ".join(
         str(int(label)) for label in data.train_labels[nearest]))
-    out = args.out or Path("predictions") / args.image.stem
     try:
-        out.mkdir(parents=True, exist_ok=True)
         plots.plot_prediction(picture, digit, probabilities).savefig(out / "prediction.png", dpi=plots.PNG_DPI)
         plots.plot_nearest(digit, train_images, data.train_labels, nearest).savefig(out / "nearest.png",
                                                                                   dpi=plots.PNG_DPI)
     except OSError as err:
-        raise UsageError(f"--out {out}: could not write the plots ({err.strerror or err})") from None
+        raise UsageError(f"{out}: could not write the plots ({err.strerror or err})") from None
     print(f"\nSaved prediction.png and nearest.png to {out}/")
     return 0
 

@@ -36,7 +36,17 @@ def prepare_digit(image):
     light paper or light strokes on a dark canvas (the lighter border is taken
     for the paper). Raises DrawingError for a picture with no ink in it.
     """
-    ink = ink_levels(image)
+    return centre_digit(ink_levels(image))
+
+
+def centre_digit(ink):
+    """Make ink levels (2-D, in [0, 1], ink bright) into a 28 x 28 MNIST digit: its box scaled into 20 x 20, centred by mass.
+
+    Lesson 07's exercise; ``prepare_digit`` is the same for any picture.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim != 2:
+        raise DrawingError(f"ink levels must be a 2-D array; got shape {ink.shape}")
     rows, columns = np.nonzero(ink >= INK_FRACTION * ink.max()) if ink.max() > 0 else ((), ())
     if len(rows) == 0:
         raise DrawingError("the picture has no ink in it: draw a digit first")
@@ -44,6 +54,8 @@ def prepare_digit(image):
     scale = BOX_SIDE / max(crop.shape)
     height, width = (max(1, round(side * scale)) for side in crop.shape)
     box = _resize(crop, height, width)
+    if box.max() > 0:
+        box = box / box.max()  # a thin stroke, scaled down far, comes out faint: MNIST's darkest ink is 1
     field = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     top, left = (IMAGE_SIDE - height) // 2, (IMAGE_SIDE - width) // 2
     field[top:top + height, left:left + width] = box
@@ -51,49 +63,74 @@ def prepare_digit(image):
 
 
 def ink_levels(image):
-    """A picture as a 2-D float array of ink in [0, 1]: 1 where the stroke is darkest (or brightest on a dark canvas)."""
+    """A picture as a 2-D float array of ink in [0, 1]: 1 where the stroke is darkest (or brightest on a dark canvas).
+
+    The paper is the picture's most common level (its median: a digit covers
+    few pixels), so grey paper in a dim photo is blank too; the ink runs from
+    the paper's level to the darkest stroke's. Integer pixels are read on
+    their type's scale (uint8: 0 to 255), floats as levels in [0, 1].
+    """
     array = np.asarray(image)
-    if array.dtype == bool:
-        array = array.astype(np.float32)
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = _grey(array)
-    if array.ndim != 2 or min(array.shape) < 1:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)) or min(array.shape) < 1:
         raise DrawingError(f"a picture must be 2-D grey levels or colour of shape (H, W, 3 or 4); got shape "
                            f"{array.shape}")
-    if array.size > MAX_PIXELS:
-        raise DrawingError(f"a picture of {array.size:,} pixels is larger than a digit needs ({MAX_PIXELS:,} at most)")
-    if not np.issubdtype(array.dtype, np.number):
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise DrawingError(f"a picture of {array.shape[0] * array.shape[1]:,} pixels is larger than a digit needs "
+                           f"({MAX_PIXELS:,} at most)")
+    if array.dtype != bool and not np.issubdtype(array.dtype, np.number):
         raise DrawingError(f"a picture's pixels must be numbers; got dtype {array.dtype}")
-    levels = array.astype(np.float32)
+    top = float(np.iinfo(array.dtype).max) if np.issubdtype(array.dtype, np.integer) else 1.0
+    levels = array.astype(np.float32) / top
     if not np.all(np.isfinite(levels)):
         raise DrawingError("the picture has pixels that are not numbers (NaN or infinity)")
-    top = 255.0 if levels.max() > 1 else 1.0  # 8-bit pixels or levels already in [0, 1]
-    levels = np.clip(levels / top, 0, 1)
-    border = np.concatenate([levels[0], levels[-1], levels[:, 0], levels[:, -1]])
-    return 1 - levels if np.median(border) > 0.5 else levels  # paper is light: its ink is the dark part
+    if levels.ndim == 3:
+        levels = _grey(levels)
+    levels = np.clip(levels, 0, 1)
+    paper = float(np.median(levels))
+    if paper > 0.5:  # light paper: the ink is what is darker than it
+        ink = paper - levels
+    else:  # a dark canvas: the strokes are what is lighter
+        ink = levels - paper
+    strongest = float(ink.max())
+    return np.clip(ink / strongest, 0, 1) if strongest > 0 else np.zeros_like(levels)
 
 
 def read_digit_image(path):
-    """Read a picture file (PNG, JPEG, ...) as the array ``prepare_digit`` takes; DrawingError names the file if it is not one."""
-    from PIL import Image, UnidentifiedImageError
+    """Read a picture file (PNG, JPEG, ...) as the array ``prepare_digit`` takes; DrawingError names the file if it is not one.
+
+    A phone's photo is turned upright as its EXIF data says; a transparent
+    background is white paper; 16-bit and float pictures keep their levels.
+    """
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as picture:
-            if picture.width * picture.height > MAX_PIXELS:
-                raise DrawingError(f"{path}: {picture.width} x {picture.height} pixels is larger than a digit needs")
-            if picture.mode in ("RGBA", "LA", "P"):  # a transparent background is the paper
-                picture = picture.convert("RGBA")
-                background = Image.new("RGBA", picture.size, "white")
-                picture = Image.alpha_composite(background, picture)
-            return np.asarray(picture.convert("L"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # a huge picture is refused, not warned of
+            with Image.open(path) as picture:
+                if picture.width * picture.height > MAX_PIXELS:
+                    raise DrawingError(f"{path}: {picture.width} x {picture.height} pixels is larger than a digit "
+                                       "needs")
+                picture = ImageOps.exif_transpose(picture)
+                if picture.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit scans, float pictures
+                    levels = np.asarray(picture, dtype=np.float32)
+                    low, high = float(levels.min()), float(levels.max())
+                    return (levels - low) / (high - low) if high > low else np.ones_like(levels)
+                if picture.mode in ("RGBA", "LA", "P", "PA"):  # a transparent background is the paper
+                    picture = picture.convert("RGBA")
+                    picture = Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture)
+                return np.asarray(picture.convert("L"))
     except FileNotFoundError:
         raise DrawingError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DrawingError(f"{path} is a folder, not a picture") from None
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        if isinstance(err, DrawingError):
-            raise
+    except DrawingError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DrawingError(f"{path}: a picture far larger than a digit needs ({err})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise DrawingError(f"{path} could not be read as a picture ({type(err).__name__}: {err})") from None
 
 
@@ -104,23 +141,26 @@ def nearest_training_digits(digit, train_images, k=5):
     or (N, 28, 28), already scaled to [0, 1] (``preprocess_images``).
     """
     flat = np.asarray(digit, dtype=np.float32).reshape(-1)
-    images = np.asarray(train_images, dtype=np.float32).reshape(len(train_images), -1)
+    images = np.asarray(train_images, dtype=np.float32)
+    if len(images) == 0 or k < 1:
+        raise DrawingError(f"nearest_training_digits needs training images and k of at least 1; got "
+                           f"{len(images)} images and k={k}")
+    images = images.reshape(len(images), -1)
     if images.shape[1] != flat.size:
         raise DrawingError(f"the digit has {flat.size} pixels but the training images {images.shape[1]}")
-    distances = (images * images).sum(axis=1) - 2 * images @ flat + flat @ flat  # |a - b|^2, without an (N, 784) copy
+    # |a - b|^2 = |a|^2 - 2 a.b + |b|^2, without an (N, 784) array of differences
+    distances = np.einsum("ij,ij->i", images, images) - 2 * images @ flat + flat @ flat
     k = min(k, len(images))
     nearest = np.argpartition(distances, k - 1)[:k]
     return nearest[np.argsort(distances[nearest], kind="stable")]
 
 
-def _grey(array):
-    """Colour to grey levels; a transparent pixel is white paper (the canvas's background)."""
-    colour = array[..., :3].astype(np.float32)
-    grey = colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's "L"
-    if array.shape[2] == 4:
-        top = 255.0 if array.dtype == np.uint8 or array[..., 3].max() > 1 else 1.0
-        alpha = array[..., 3].astype(np.float32) / top
-        grey = grey * alpha + top * (1 - alpha)
+def _grey(levels):
+    """Colour levels in [0, 1] to grey; a transparent pixel is white paper (the canvas's background)."""
+    grey = levels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as PIL's "L"
+    if levels.shape[2] == 4:
+        alpha = levels[..., 3]
+        grey = grey * alpha + (1 - alpha)
     return grey
 
 
@@ -128,7 +168,7 @@ def _resize(ink, height, width):
     """Scale ink levels to height x width with anti-aliasing: PIL's Lanczos filter, on floats, clipped to [0, 1]."""
     from PIL import Image
 
-    scaled = Image.fromarray(ink.astype(np.float32), mode="F").resize((width, height), Image.Resampling.LANCZOS)
+    scaled = Image.fromarray(ink.astype(np.float32)).resize((width, height), Image.Resampling.LANCZOS)
     return np.clip(np.asarray(scaled, dtype=np.float32), 0, 1)
 
 

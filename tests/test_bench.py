@@ -41,7 +41,6 @@ def test_step_products_are_the_steps_work():
         macs = sum(m * k * n for m, k, n in shapes)
         assert macs == batch_size * (2 * bench.MACS_PER_IMAGE + HIDDEN_UNITS * NUM_CLASSES)
         assert all(batch_size in shape for shape in shapes)  # every product is batch-sized, as in training
-    assert bench.measure_step_products_seconds(256, 128) > 0
 
 
 def test_tiny_matmul_and_floor(tiny_run):

@@ -88,3 +88,21 @@ def test_decode_png_refuses_what_is_no_png(sent):
     """Is anything but a PNG data URL refused with a DrawingError, never a crash of the kernel's handler?"""
     with pytest.raises(DrawingError):
         decode_png(sent)
+
+
+@pytest.mark.parametrize("answer, said", [([], "gave 0 numbers"), (np.full(10, np.nan), "not all finite"),
+                                          (np.ones(12) / 12, "gave 12 numbers")])
+def test_a_reader_giving_no_ten_probabilities_is_reported(answer, said):
+    """Is a read() that gives no 10 finite probabilities (a model gone wrong) said on the canvas, the bars emptied?"""
+    canvas = DigitCanvas(lambda picture: answer)
+    canvas.image = canvas_png(SEVEN)
+    assert canvas.status.startswith("Could not read it: DrawingError: read() gave ") and said in canvas.status, canvas.status
+    assert canvas.probabilities == [] and canvas.answered == 1
+
+
+def test_the_same_drawing_sent_again_is_answered_again():
+    """Is a stroke that changes no pixel (its PNG the same as before) still answered, since the page numbers each one?"""
+    canvas = DigitCanvas(lambda picture: np.eye(10)[7])
+    png = canvas_png(SEVEN)
+    canvas.image, canvas.image = png + "#1", png + "#2"
+    assert canvas.answered == 2 and canvas.status == "Read as a 7 (100%)"

@@ -153,7 +153,8 @@ def test_predict_reads_a_photo_as_the_model_reads_mnist(trained_run, tmp_path, m
     for index in range(3):
         path = tmp_path / f"digit{index}.png"
         Image.fromarray(photo_of(digits[index])).save(path)
-        completed = predict(path, "--model", trained_run / "model.keras", "--data", "sample", "--out", tmp_path / f"out{index}")
+        model = trained_run if index == 1 else trained_run / "model.keras"  # a run's folder names its model too
+        completed = predict(path, "--model", model, "--data", "sample", "--out", tmp_path / f"out{index}")
         assert completed.returncode == 0, completed.stderr
         guess = int(expected[index].argmax())
         assert f"  a {guess}, with probability " in completed.stdout
@@ -191,3 +192,26 @@ def test_predict_finds_the_newest_run_and_refuses_in_one_line(trained_run, tmp_p
         assert completed.returncode == 2, (argv, completed.stdout, completed.stderr)
         assert message in completed.stderr and len(completed.stderr.strip().splitlines()) == 1, completed.stderr
     assert json.loads((trained_run / "metrics.json").read_text())["epochs"] == 1
+
+
+def test_a_dim_photo_with_a_thin_pen(mnist_digits):
+    """Do grey paper in a dim photo, and a thin pen's strokes on a large picture, still give a full-strength MNIST digit?"""
+    digit = mnist_digits[0][0]
+    photo = photo_of(digit).astype(np.float32)
+    dim = (60 + photo * (200 - 60) / 255).astype(np.uint8)  # paper at 200, ink at 60
+    prepared = prepare_digit(dim)
+    assert correlation(prepared, digit) > 0.9 and prepared.max() == pytest.approx(1)
+    pen = np.full((2000, 1500), 255, dtype=np.uint8)
+    pen[300:1700, 748:752] = 0  # a 1 drawn with a 4-pixel pen, 1,400 pixels tall
+    one = prepare_digit(pen)
+    assert one.max() == pytest.approx(1) and 19 <= np.count_nonzero(one.max(axis=1) > 0.1) <= 21
+
+
+def test_sixteen_bit_scans_keep_their_levels(tmp_path, mnist_digits):
+    """Is a 16-bit greyscale scan read on its own scale, not clipped to white?"""
+    photo = photo_of(mnist_digits[0][0]).astype(np.uint16) * 257  # 0..65535
+    path = tmp_path / "scan.png"
+    Image.fromarray(photo).save(path)
+    assert Image.open(path).mode.startswith("I")
+    levels = read_digit_image(path)
+    assert correlation(prepare_digit(levels), prepare_digit(photo_of(mnist_digits[0][0]))) > 0.99

@@ -45,6 +45,7 @@ FOLDER_VARIABLE = "MNIST_LESSONS_XLA_CACHE"  # where the cache is kept ("none": 
 READY_FILE = "warmed"  # written once the trusted warm-up has run here
 WARMUP_SECONDS = 600  # the checks on the course's answers: about 15 s on 2 cores
 WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels")  # they compile
+OWN_CACHE_BYTES = 512 * 1024**2  # the learner's own cache, least recently used dropped first; the lessons fill under 1 MB
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
 
 
@@ -83,7 +84,28 @@ def own_variables(env=None):
     if env.get("JAX_COMPILATION_CACHE_DIR") or env.get(FOLDER_VARIABLE, "").lower() == "none":
         return {}
     return {"JAX_COMPILATION_CACHE_DIR": str(own_folder(env)), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+            "JAX_COMPILATION_CACHE_MAX_SIZE": str(OWN_CACHE_BYTES)}
+
+
+@contextlib.contextmanager
+def own_cache():
+    """While JAX is first imported in this process (it reads these settings then), the learner's own cache.
+
+    The environment is put back after, so that the processes this one starts,
+    and the code that runs on in it (a test calling ``main()``), do not inherit it.
+    """
+    variables = own_variables() if "jax" not in sys.modules else {}
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def own_folder(env=None):
