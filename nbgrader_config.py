@@ -5,8 +5,8 @@ How the lessons map onto nbgrader's course directory:
 - the course directory's root is this file's folder (the repository root);
 - ``solutions/`` is nbgrader's *source* directory and ``course/`` its *release*
   directory (the student version);
-- the six lessons are the notebooks of ONE assignment, ``mnist``, so an
-  instructor collects and grades a learner's six lessons together:
+- the lessons are the notebooks of ONE assignment, ``mnist``, so an
+  instructor collects and grades a learner's lessons together:
 
       solutions/mnist/01_load_data.ipynb  --nbgrader generate_assignment-->  course/mnist/01_load_data.ipynb
       ...                                                                   ...

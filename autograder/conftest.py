@@ -37,7 +37,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     folder = Path(config.getoption("--submission")).expanduser()
     if not folder.is_dir():
-        raise pytest.UsageError(f"--submission {folder}: no such folder (it should hold the six lesson notebooks)")
+        raise pytest.UsageError(f"--submission {folder}: no such folder (it should hold the lesson notebooks)")
     config.stash[_FOLDER] = folder.resolve()
 
 

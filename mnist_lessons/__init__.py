@@ -42,7 +42,7 @@ _EXPORTS = {
         "confusion_matrix",
         "misclassified_indices",
     ],
-    "drawing": ["prepare_digit", "read_digit_image", "nearest_training_digits", "DrawingError"],
+    "drawing": ["prepare_digit", "centre_digit", "ink_levels", "read_digit_image", "nearest_training_digits", "DrawingError"],
     "canvas": ["DigitCanvas", "digit_reader"],
     "plots": [
         "plot_digits",

@@ -43,6 +43,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from mnist_lessons import data as reference_data
+from mnist_lessons import drawing as reference_drawing
 from mnist_lessons import evaluate as reference_evaluate
 from mnist_lessons import preprocess as reference_preprocess
 from mnist_lessons.downstream import remembered, yours  # noqa: F401 -- the lessons' later cells call checks.yours(...)
@@ -364,7 +365,96 @@ def check_confusion_matrix(confusion_matrix, hidden=False):
     _passed(name, hidden)
 
 
+# ---------------------------------------------------------------- lesson 07
+
+
+@remembered
+def check_centre_digit(centre_digit, hidden=False):
+    """Does centre_digit scale a digit's ink into a 20 x 20 box, keeping its shape, and centre it by mass in 28 x 28?"""
+    name = "centre_digit"
+    _, (test_images, _) = _sample()
+    if not hidden:
+        cases = [(_ink_photo(test_images[index], scale, corner), what) for index, scale, corner, what in (
+            (0, 9, (30, 200), "a test digit drawn 9 times larger, towards the top right of a 300 x 480 page"),
+            (1, 5, (150, 20), "a test digit drawn 5 times larger, at the bottom left"),
+            (2, 12, (0, 0), "a test digit drawn 12 times larger, in the top left corner"),
+        )]
+    else:
+        one = np.zeros((240, 200), dtype=np.float32)
+        one[20:220, 96:106] = 1.0  # a thin upright stroke: stretched to a square, it is no longer a 1
+        bar = np.zeros((160, 400), dtype=np.float32)
+        bar[60:80, 30:370] = 1.0  # a wide, flat stroke: its longer side is its width
+        faint = _ink_photo(test_images[3], 6, (40, 40)) * 0.4  # pencil: the darkest ink at 0.4
+        cases = [(one, "a thin upright stroke, 200 tall and 10 wide, like a 1"),
+                 (bar, "a wide, flat stroke, 340 wide and 20 tall"),
+                 (faint, "a faint test digit, its darkest ink at 0.4"),
+                 (test_images[4].astype(np.float32) / 255, "an MNIST test image itself, already 28 x 28")]
+    for ink, what in cases:
+        call = f"centre_digit(ink) with ink = {what}, shape {ink.shape}"
+        given = ink.copy()
+        result = _call(call, centre_digit, given)
+        _expect_centred(call, result, ink)
+        if hidden and not np.array_equal(given, ink):
+            _fail(f"Called {call}. It changed the ink it was given; the check expected it unchanged: work on a copy.")
+    _passed(name, hidden)
+
+
+def _ink_photo(image, scale, corner, page=(300, 480)):
+    """An MNIST image as a person's much larger drawing of it, somewhere on a page: ink levels in [0, 1]."""
+    from PIL import Image
+
+    side = image.shape[0] * scale
+    large = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32) / 255
+    ink = np.zeros((max(page[0], side), max(page[1], side)), dtype=np.float32)
+    top, left = min(corner[0], ink.shape[0] - side), min(corner[1], ink.shape[1] - side)
+    ink[top:top + side, left:left + side] = large
+    return ink
+
+
 # ---------------------------------------------------------------- what each check expects
+
+
+CENTRE_TOLERANCE = 0.5  # pixels between the centre of mass and (14, 14): MNIST shifted by whole pixels
+SIMILARITY = 0.85  # correlation with the course's centred digit: other resampling filters land above 0.9
+
+
+def _expect_centred(call, result, ink):
+    expected = reference_drawing.centre_digit(ink)
+    if result is None:
+        _fail(f"Called {call}. It returned None, but the check expected a 28 x 28 array: did you forget `return`?")
+    got = np.asarray(result)
+    if got.shape != (28, 28):
+        hint = " keep it a 28 x 28 grid: the course flattens it later." if got.shape == (NUM_PIXELS,) else ""
+        _fail(f"Called {call}. It returned shape {got.shape}, but the check expected (28, 28).{hint}")
+    if got.dtype != np.float32:
+        _fail(f"Called {call}. It returned dtype {got.dtype}, but the check expected float32: .astype('float32').")
+    if not np.all(np.isfinite(got)) or got.min() < -1e-6 or got.max() > 1 + 1e-6:
+        _fail(f"Called {call}. Its values run from {np.nanmin(got):g} to {np.nanmax(got):g}, but the check expected "
+              "values in [0, 1], as the ink it was given.")
+    if got.sum() <= 0:
+        _fail(f"Called {call}. It returned a blank image; the check expected the digit in it.")
+    rows, columns = np.nonzero(got >= reference_drawing.INK_FRACTION * got.max())
+    height, width = rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
+    if not reference_drawing.BOX_SIDE - 1 <= max(height, width) <= reference_drawing.BOX_SIDE + 1:
+        _fail(f"Called {call}. The digit in it is {height} x {width} pixels, but the check expected its longer side "
+              f"to be {reference_drawing.BOX_SIDE}, as MNIST's digits are: scale its box so that the longer side is 20.")
+    ink_rows, ink_columns = np.nonzero(ink >= reference_drawing.INK_FRACTION * ink.max())
+    shape_given = (ink_rows.max() - ink_rows.min() + 1) / (ink_columns.max() - ink_columns.min() + 1)
+    sliver = max(height, width) >= 10 * min(height, width)  # a stroke a pixel or two wide: rounding decides its shape
+    if not sliver and not 0.7 < (height / width) / shape_given < 1.4:
+        _fail(f"Called {call}. The digit came back {height} x {width} pixels, but the one it was given is "
+              f"{ink_rows.max() - ink_rows.min() + 1} x {ink_columns.max() - ink_columns.min() + 1}: scale both sides "
+              "by the same factor, so that it keeps its shape.")
+    indices = np.arange(28)
+    row = float((got.sum(axis=1) * indices).sum() / got.sum())
+    column = float((got.sum(axis=0) * indices).sum() / got.sum())
+    if abs(row - reference_drawing.CENTRE) > CENTRE_TOLERANCE or abs(column - reference_drawing.CENTRE) > CENTRE_TOLERANCE:
+        _fail(f"Called {call}. Its centre of mass is at row {row:.1f}, column {column:.1f}, but the check expected "
+              "(14, 14), where MNIST's digits have theirs: shift the digit by the difference, rounded to whole pixels.")
+    similarity = float(np.corrcoef(got.reshape(-1), expected.reshape(-1))[0, 1])
+    if similarity < SIMILARITY:
+        _fail(f"Called {call}. It returned a digit unlike the course's centred one (correlation {similarity:.2f}, the "
+              f"check expected at least {SIMILARITY}): is it the same digit, upright, cropped to its ink?")
 
 
 def _expect_mnist_splits(call, result, expected, tiny=False):

@@ -18,7 +18,7 @@ the installed package.
 import shutil
 from pathlib import Path
 
-ASSIGNMENT = "mnist"  # the six lessons are the notebooks of one nbgrader assignment
+ASSIGNMENT = "mnist"  # the lessons are the notebooks of one nbgrader assignment
 PACKAGE = Path(__file__).resolve().parent
 CLONE = PACKAGE.parent  # the repository's root, when the package is used from a clone
 FIRST_LESSON = Path(ASSIGNMENT) / "01_load_data.ipynb"  # where a learner starts, inside a course folder

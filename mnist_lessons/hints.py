@@ -22,7 +22,7 @@ from mnist_lessons.grading.registry import BY_NAME
 HINTS_SEEN_FILE = ".mnist-lessons-hints.json"  # beside the learner's notebooks; a dot file, so the lab hides it
 TIERS = ("idea", "api", "solution")  # tier 1, 2, 3
 LAST_HINT = 2  # hint() steps through tiers 1 and 2; the solution only when asked for by name or number
-MAX_RECORD_BYTES = 64 * 1024  # far above 11 exercises' worth; a larger file is not ours
+MAX_RECORD_BYTES = 64 * 1024  # far above the exercises' worth; a larger file is not ours
 
 _shown = {}  # name -> the highest tier shown in this kernel
 

@@ -177,7 +177,7 @@ def plot_prediction(picture, digit, probabilities, title=None):
     given.imshow(np.asarray(picture), cmap="gray", vmin=0, vmax=255 if np.asarray(picture).max() > 1 else 1)
     given.set_title("your picture")
     read.imshow(_as_square_images(np.asarray(digit)[np.newaxis])[0], cmap="gray_r", vmin=0, vmax=1)
-    read.set_title("as MNIST: 28 x 28, centred")
+    read.set_title("what the model read: 28 x 28")
     for ax in (given, read):
         ax.set_xticks([])
         ax.set_yticks([])

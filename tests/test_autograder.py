@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lessons.grading import engine as grading
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.grading.registry import EXERCISES, LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"
@@ -68,9 +68,9 @@ def assert_zero_and_rest_graded(result, name, *words):
 
 
 def test_solutions_earn_every_point():
-    """Does the complete reference submission earn all the points of all six lessons?"""
+    """Does the complete reference submission earn all the points of every lesson, each exercise's the registry's?"""
     result = grading.grade_submission(SOLUTIONS)
-    assert result.points == result.max_points == 25
+    assert result.points == result.max_points == sum(exercise.points for exercise in EXERCISES) == 28
     assert all(grade.passed for lesson in result.lessons.values() for grade in lesson.functions.values())
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_lessons import checks, data, evaluate, model, preprocess, training
+from mnist_lessons import checks, data, drawing, evaluate, model, preprocess, training
 from mnist_lessons.grading.registry import LESSONS
 from mnist_lessons.backend import import_keras
 
@@ -27,6 +27,7 @@ REFERENCE = {
     "predict_labels": evaluate.predict_labels,
     "compare_labels": evaluate.compare_labels,
     "confusion_matrix": evaluate.confusion_matrix,
+    "centre_digit": drawing.centre_digit,
 }
 
 
@@ -42,6 +43,31 @@ def compile_with_instance(model_):
     return model_
 
 
+def centre_bilinear(ink):
+    """Lesson 07 another way: bilinear scaling, a float box size, and a shift by slicing."""
+    from PIL import Image
+
+    rows, columns = np.nonzero(ink >= 0.1 * ink.max())
+    box = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype(np.float32)
+    height, width = (max(1, int(side * 20 / max(box.shape) + 0.5)) for side in box.shape)
+    field = np.zeros((68, 68), dtype=np.float32)  # room around the box, so that the 28 x 28 cut never leaves it
+    field[20:20 + height, 20:20 + width] = np.asarray(Image.fromarray(box).resize((width, height), Image.BILINEAR))
+    row, column = (np.average(np.arange(68), weights=field.sum(axis=axis)) for axis in (1, 0))
+    top, left = int(round(row)) - 14, int(round(column)) - 14
+    return np.clip(field[top:top + 28, left:left + 28], 0, 1)
+
+
+def centre_stretched(ink):
+    """Lesson 07's mistake: the box stretched to 20 x 20 and centred by its box, not by its mass."""
+    from PIL import Image
+
+    rows, columns = np.nonzero(ink >= 0.1 * ink.max())
+    box = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype(np.float32)
+    digit = np.zeros((28, 28), dtype=np.float32)
+    digit[4:24, 4:24] = np.clip(np.asarray(Image.fromarray(box).resize((20, 20))), 0, 1)
+    return digit
+
+
 # Correct ways of writing an exercise other than the reference's: each must pass.
 ALTERNATIVES = {
     "preprocess_images": lambda images: (images / 255).reshape(-1, 784).astype(np.float32),
@@ -51,6 +77,7 @@ ALTERNATIVES = {
     "evaluate_model": lambda m, x, y: tuple(m.evaluate(x, y, verbose=0)),
     "predict_labels": lambda m, x: m.predict(x, verbose=0).argmax(axis=1),
     "compare_labels": lambda p, a, n=10: list(zip(np.asarray(p)[:n].tolist(), np.asarray(a)[:n].tolist())),
+    "centre_digit": centre_bilinear,
 }
 
 
@@ -85,6 +112,7 @@ MISTAKES = {
     "predict_labels": (lambda m, x: m.predict(x, verbose=0), ["predict_labels", "argmax"]),
     "compare_labels": (lambda p, a, n=10: [(int(y), int(x)) for x, y in zip(p[:n], a[:n])], ["compare_labels", "predicted first"]),
     "confusion_matrix": (confusion_transposed, ["confusion_matrix", "expected"]),
+    "centre_digit": (centre_stretched, ["centre_digit", "(14, 14)"]),
 }
 
 

@@ -1,4 +1,4 @@
-"""The six lesson notebooks: solutions/ runs clean, course/ fails only at its exercises, and course/ is generated."""
+"""The lesson notebooks: solutions/ runs clean, course/ fails only at its exercises, and course/ is generated."""
 
 import json
 import re
@@ -57,8 +57,8 @@ def stdout_text(cell):
     return "".join(output.text for output in outputs_of(cell, "stream") if output.name == "stdout")
 
 
-def test_all_six_lessons_exist():
-    """Are the six lessons of the contract in solutions/ and course/, and nothing else?"""
+def test_all_lessons_exist():
+    """Are the registry's lessons in solutions/ and course/, and nothing else?"""
     expected = sorted(f"{lesson}.ipynb" for lesson in LESSONS)
     assert sorted(path.name for path in SOLUTIONS.glob("*.ipynb")) == expected
     assert sorted(path.name for path in COURSE.glob("*.ipynb")) == expected

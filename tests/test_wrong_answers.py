@@ -66,6 +66,17 @@ def confusion_matrix(actual, predicted, num_classes=10):
     matrix[actual, predicted] += 1  # fancy indexing: a repeated pair is counted once
     return matrix
 ''', "np.add.at(matrix, (actual, predicted), 1)"),
+    "centre_digit": ('''
+def centre_digit(ink):
+    rows, columns = np.nonzero(ink >= 0.1 * ink.max())
+    box = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype("float32")
+    scale = 20 / max(box.shape)
+    height, width = max(1, round(box.shape[0] * scale)), max(1, round(box.shape[1] * scale))
+    digit = np.zeros((28, 28), dtype="float32")
+    top, left = (28 - height) // 2, (28 - width) // 2
+    digit[top:top + height, left:left + width] = np.clip(np.asarray(Image.fromarray(box).resize((width, height))), 0, 1)
+    return digit  # centred by its box, not by its mass
+''', "where MNIST's digits have theirs"),
 }
 
 

@@ -199,7 +199,7 @@ def _gradebook(path):
 
 
 def make_course(folder, lessons=None, submissions=None):
-    """Build an nbgrader course directory in ``folder`` holding ``lessons`` (default all six) of the assignment.
+    """Build an nbgrader course directory in ``folder`` holding ``lessons`` (default all of them) of the assignment.
 
     ``submissions`` maps a student id to a folder of their notebooks, copied to
     ``submitted/<student>/mnist/``. The release is generated with nbgrader

@@ -7,7 +7,7 @@ system); ``pytest autograder/`` calls ``grade_submission``; nbgrader calls
 step (``preprocessors.py``)::
 
     from mnist_lessons.grading.engine import grade_submission
-    grade = grade_submission("course/mnist")      # or a learner's folder of the six notebooks
+    grade = grade_submission("course/mnist")      # or a learner's folder of the lesson notebooks
     print(grade.points, "of", grade.max_points)
 
 How a lesson is graded, and why:
@@ -75,7 +75,7 @@ FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_
 CELL_SECONDS = 120.0  # one cell, as nbgrader_config.py's c.Execute.timeout: lesson 06's set-up trains briefly
 NOTEBOOK_SECONDS = 240.0  # one run of the child: cells, every function and Keras' import
 LESSON_SECONDS = 600.0  # every run of the child for one lesson, the reruns after a crash or a hang included
-SUBMISSION_SECONDS = 1800.0  # a student's six lessons together; a complete one takes about a minute on 2 cores
+SUBMISSION_SECONDS = 1800.0  # a student's lessons together; a complete one takes about a minute on 2 cores
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
 MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
@@ -94,7 +94,8 @@ STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an 
 # Lessons are started the longest first, so that the two graded side by side end together rather than one
 # core waiting for the last long lesson: seconds per lesson on 2 cores, 2026-12-02, were 16.1 (06), 10.4 (04),
 # 9.3 (05), 8.8 (03), 3.1 (01) and 2.5 (02). A lesson not listed (a course of more lessons) starts after these.
-LONGEST_FIRST = ("06_evaluate", "04_compile", "05_train", "03_build_model", "01_load_data", "02_preprocess")
+LONGEST_FIRST = ("06_evaluate", "04_compile", "05_train", "03_build_model", "01_load_data", "07_draw_your_digit",
+                 "02_preprocess")
 
 
 @dataclasses.dataclass
@@ -167,7 +168,7 @@ class Limits:
 
 
 def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(), jobs=None):
-    """Grade the lesson notebooks in ``folder`` (all six, or ``lessons``); lessons run side by side."""
+    """Grade the lesson notebooks in ``folder`` (all of them, or ``lessons``); lessons run side by side."""
     folder = Path(folder)
     lessons = list(lessons or LESSONS)
     jobs = jobs or max(1, min(len(lessons), os.cpu_count() or 1))

@@ -48,6 +48,7 @@ EXERCISES = (
     Exercise("predict_labels", "06_evaluate", 2, ("evaluate:predict_labels",)),
     Exercise("compare_labels", "06_evaluate", 1, ("evaluate:compare_labels",)),
     Exercise("confusion_matrix", "06_evaluate", 2, ("evaluate:confusion_matrix",)),
+    Exercise("centre_digit", "07_draw_your_digit", 3, ("drawing:centre_digit", "drawing:prepare_digit")),
 )
 
 BY_NAME = {exercise.name: exercise for exercise in EXERCISES}
@@ -193,5 +194,30 @@ HINTS = {
     matrix = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(matrix, (np.asarray(actual), np.asarray(predicted)), 1)
     return matrix''',
+    ),
+    "centre_digit": Hints(
+        idea="Three steps, as MNIST's makers did: cut the picture down to the box around its ink; shrink that box, "
+        "keeping its proportions, until its longer side is 20 pixels; put it in an empty 28 x 28 grid and move it "
+        "until its centre of mass (the average position of its ink, weighted by how dark it is) is at row 14, "
+        "column 14.",
+        api="`np.nonzero(ink >= 0.1 * ink.max())` gives the rows and columns of the ink; "
+        "`Image.fromarray(box).resize((width, height), Image.Resampling.LANCZOS)` scales a float32 array with "
+        "anti-aliasing (`np.asarray` turns it back); the centre of mass's row is "
+        "`(digit.sum(axis=1) * np.arange(28)).sum() / digit.sum()`; `np.roll(digit, (down, right), axis=(0, 1))` "
+        "moves it by whole pixels.",
+        solution='''def centre_digit(ink):
+    """Make ink levels (2-D, in [0, 1]) into a 28 x 28 digit as MNIST's: its box scaled into 20 x 20, centred by mass."""
+    rows, columns = np.nonzero(ink >= 0.1 * ink.max())
+    box = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype("float32")
+    scale = 20 / max(box.shape)
+    height, width = max(1, round(box.shape[0] * scale)), max(1, round(box.shape[1] * scale))
+    small = np.asarray(Image.fromarray(box).resize((width, height), Image.Resampling.LANCZOS))
+    digit = np.zeros((28, 28), dtype="float32")
+    top, left = (28 - height) // 2, (28 - width) // 2
+    digit[top:top + height, left:left + width] = np.clip(small, 0, 1)
+    positions = np.arange(28)
+    row = (digit.sum(axis=1) * positions).sum() / digit.sum()
+    column = (digit.sum(axis=0) * positions).sum() / digit.sum()
+    return np.roll(digit, (round(14 - row), round(14 - column)), axis=(0, 1))''',
     ),
 }
