@@ -45,7 +45,6 @@ FOLDER_VARIABLE = "MNIST_LESSONS_XLA_CACHE"  # where the cache is kept ("none": 
 READY_FILE = "warmed"  # written once the trusted warm-up has run here
 WARMUP_SECONDS = 600  # the checks on the course's answers: about 15 s on 2 cores
 WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels")  # they compile
-OWN_CACHE_BYTES = 512 * 1024**2  # the learner's own cache, least recently used dropped first; the lessons fill under 1 MB
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
 
 
@@ -78,14 +77,15 @@ def own_variables(env=None):
 
     Empty where the user chose a JAX cache of their own (``JAX_COMPILATION_CACHE_DIR``) or turned caches off
     (``MNIST_LESSONS_XLA_CACHE=none``). Every program is kept, however quick to compile: the initializers are
-    many programs of milliseconds each.
+    many programs of milliseconds each. No size cap: the lessons' programs take under a megabyte (688 kB after
+    every lesson ran), and JAX's cap needs the ``filelock`` package, without which every read of the cache
+    warns on stderr.
     """
     env = os.environ if env is None else env
     if env.get("JAX_COMPILATION_CACHE_DIR") or env.get(FOLDER_VARIABLE, "").lower() == "none":
         return {}
     return {"JAX_COMPILATION_CACHE_DIR": str(own_folder(env)), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-            "JAX_COMPILATION_CACHE_MAX_SIZE": str(OWN_CACHE_BYTES)}
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
 
 
 @contextlib.contextmanager
