@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lessons.grading import compilecache
+from mnist_lessons.grading.registry import LESSONS
 
 from mnist_lessons.cli import main
 
@@ -218,16 +219,17 @@ def test_lab_kernels_keep_their_compiled_programs(capsys, monkeypatch, tmp_path)
 
 
 def test_lab_hands_out_the_course_once(capsys, tmp_path):
-    """Does `lab --course NEW` copy the six lessons and the autograder there, then never overwrite the learner's work?"""
+    """Does `lab --course NEW` copy every lesson and the autograder there, then never overwrite the learner's work?"""
     course = tmp_path / "my-course"
     status, out, _ = run_cli(capsys, "lab", "--course", str(course), "--dry-run")
     assert status == 0
     assert f"Copied the lessons into {course}/" in out
     assert f"--ServerApp.root_dir={course.resolve()}" in out.splitlines()[-1]
     released = sorted(path.name for path in (ROOT / "course" / "mnist").glob("*.ipynb"))
-    assert sorted(path.name for path in (course / "mnist").glob("*.ipynb")) == released and len(released) == 6
+    assert sorted(path.name for path in (course / "mnist").glob("*.ipynb")) == released
+    assert released == sorted(f"{lesson}.ipynb" for lesson in LESSONS)
     assert (course / "autograder" / "conftest.py").is_file()
-    assert (course / "autograder" / "test_06_evaluate.py").is_file()
+    assert all((course / "autograder" / f"test_{lesson}.py").is_file() for lesson in LESSONS)
     lesson = course / "mnist" / "02_preprocess.ipynb"
     lesson.write_text("the learner's own work")
     status, out, _ = run_cli(capsys, "lab", "--course", str(course), "--dry-run")
