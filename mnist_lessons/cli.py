@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import datetime
 import json
-import os
 import shlex
 import statistics
 import subprocess
