@@ -433,21 +433,20 @@ def _expect_centred(call, result, ink):
               "values in [0, 1], as the ink it was given.")
     if got.sum() <= 0:
         _fail(f"Called {call}. It returned a blank image; the check expected the digit in it.")
-    rows, columns = np.nonzero(got >= reference_drawing.INK_FRACTION * got.max())
-    height, width = rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
+    top, bottom, left, right = reference_drawing.ink_box(got)
+    height, width = bottom - top, right - left
     if not reference_drawing.BOX_SIDE - 1 <= max(height, width) <= reference_drawing.BOX_SIDE + 1:
         _fail(f"Called {call}. The digit in it is {height} x {width} pixels, but the check expected its longer side "
               f"to be {reference_drawing.BOX_SIDE}, as MNIST's digits are: scale its box so that the longer side is 20.")
-    ink_rows, ink_columns = np.nonzero(ink >= reference_drawing.INK_FRACTION * ink.max())
-    shape_given = (ink_rows.max() - ink_rows.min() + 1) / (ink_columns.max() - ink_columns.min() + 1)
+    top, bottom, left, right = reference_drawing.ink_box(ink)
+    given_height, given_width = bottom - top, right - left
+    shape_given = given_height / given_width
     sliver = max(height, width) >= 10 * min(height, width)  # a stroke a pixel or two wide: rounding decides its shape
     if not sliver and not 0.7 < (height / width) / shape_given < 1.4:
         _fail(f"Called {call}. The digit came back {height} x {width} pixels, but the one it was given is "
-              f"{ink_rows.max() - ink_rows.min() + 1} x {ink_columns.max() - ink_columns.min() + 1}: scale both sides "
+              f"{given_height} x {given_width}: scale both sides "
               "by the same factor, so that it keeps its shape.")
-    indices = np.arange(28)
-    row = float((got.sum(axis=1) * indices).sum() / got.sum())
-    column = float((got.sum(axis=0) * indices).sum() / got.sum())
+    row, column = reference_drawing.centre_of_mass(got)
     if abs(row - reference_drawing.CENTRE) > CENTRE_TOLERANCE or abs(column - reference_drawing.CENTRE) > CENTRE_TOLERANCE:
         _fail(f"Called {call}. Its centre of mass is at row {row:.1f}, column {column:.1f}, but the check expected "
               "(14, 14), where MNIST's digits have theirs: shift the digit by the difference, rounded to whole pixels.")

@@ -33,8 +33,8 @@ def prepare_digit(image):
     """Make a picture of one digit into a (28, 28) float32 image in [0, 1] as MNIST's were made: 20 x 20 box, centred by mass.
 
     ``image``: a 2-D array of grey levels, or (H, W, 3 or 4) colour; dark ink on
-    light paper or light strokes on a dark canvas (the lighter border is taken
-    for the paper). Raises DrawingError for a picture with no ink in it.
+    light paper or light strokes on a dark canvas (``ink_levels`` tells them
+    apart). Raises DrawingError for a picture with no ink in it.
     """
     return centre_digit(ink_levels(image))
 
@@ -47,10 +47,10 @@ def centre_digit(ink):
     ink = np.asarray(ink, dtype=np.float32)
     if ink.ndim != 2:
         raise DrawingError(f"ink levels must be a 2-D array; got shape {ink.shape}")
-    rows, columns = np.nonzero(ink >= INK_FRACTION * ink.max()) if ink.max() > 0 else ((), ())
-    if len(rows) == 0:
+    if not ink.max() > 0:
         raise DrawingError("the picture has no ink in it: draw a digit first")
-    crop = ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+    top, bottom, left, right = ink_box(ink)
+    crop = ink[top:bottom, left:right]
     scale = BOX_SIDE / max(crop.shape)
     height, width = (max(1, round(side * scale)) for side in crop.shape)
     box = _resize(crop, height, width)
@@ -60,6 +60,20 @@ def centre_digit(ink):
     top, left = (IMAGE_SIDE - height) // 2, (IMAGE_SIDE - width) // 2
     field[top:top + height, left:left + width] = box
     return _centre_by_mass(field)
+
+
+def ink_box(ink):
+    """(top, bottom, left, right) of the box around a digit's ink, ends exclusive: the pixels with a tenth of its darkest."""
+    rows, columns = np.nonzero(ink >= INK_FRACTION * ink.max())
+    return rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+
+
+def centre_of_mass(image):
+    """(row, column) of an image's centre of mass: the mean pixel position, each weighted by its ink."""
+    image = np.asarray(image, dtype=np.float64)
+    total = image.sum()
+    return (float((image.sum(axis=1) * np.arange(image.shape[0])).sum() / total),
+            float((image.sum(axis=0) * np.arange(image.shape[1])).sum() / total))
 
 
 def ink_levels(image):
@@ -174,10 +188,7 @@ def _resize(ink, height, width):
 
 def _centre_by_mass(field):
     """Shift by whole pixels so that the centre of mass lands on pixel (14, 14), as MNIST's did."""
-    total = field.sum()
-    indices = np.arange(IMAGE_SIDE, dtype=np.float64)
-    row = float((field.sum(axis=1) * indices).sum() / total)
-    column = float((field.sum(axis=0) * indices).sum() / total)
+    row, column = centre_of_mass(field)
     shift_rows, shift_columns = round(CENTRE - row), round(CENTRE - column)
     shifted = np.zeros_like(field)
     source = field[max(0, -shift_rows):IMAGE_SIDE - max(0, shift_rows),

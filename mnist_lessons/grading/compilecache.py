@@ -109,26 +109,27 @@ def own_cache():
 
 
 def own_folder(env=None):
-    """The learner's own cache: beside the grader's, named apart, for this JAX and this CPU (read without importing JAX)."""
-    import importlib.metadata
-
-    env = os.environ if env is None else env
-    try:
-        version = importlib.metadata.version("jax")
-    except importlib.metadata.PackageNotFoundError:
-        version = "none"
-    base = Path(env.get("XDG_CACHE_HOME") or Path(env.get("HOME") or Path.home()) / ".cache")
-    return base / "mnist-lessons" / f"own-xla-{version}-{_cpu_key()}"
+    """The learner's own cache: beside the grader's, named apart."""
+    return _default_folder("own-xla", os.environ if env is None else env)
 
 
 def cache_folder():
     chosen = os.environ.get(FOLDER_VARIABLE)
     if chosen:
         return Path(chosen)
-    import jax
+    return _default_folder("xla", os.environ)
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mnist-lessons" / f"xla-{jax.__version__}-{_cpu_key()}"
+
+def _default_folder(kind, env):
+    """A cache folder under the user's cache folder, named for its kind, the JAX version and this CPU (JAX not imported)."""
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("jax")
+    except importlib.metadata.PackageNotFoundError:
+        version = "none"
+    base = Path(env.get("XDG_CACHE_HOME") or Path(env.get("HOME") or Path.home()) / ".cache")
+    return base / "mnist-lessons" / f"{kind}-{version}-{_cpu_key()}"
 
 
 def _cpu_key():
