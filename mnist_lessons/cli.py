@@ -425,9 +425,9 @@ NEAREST_COUNT = 8  # training digits shown beside one's own
 
 
 def _newest_model():
-    """The model of the newest finished run under runs/ (a folder with metrics.json, written last)."""
-    finished = sorted((folder for folder in RUNS_DIR.glob("*") if (folder / "metrics.json").is_file()
-                       and (folder / "model.keras").is_file()), key=lambda folder: folder.stat().st_mtime)
+    """The model of the newest finished run under runs/ (a folder holding RESULT_FILES; metrics.json is written last)."""
+    finished = sorted((folder for folder in RUNS_DIR.glob("*") if all((folder / name).is_file() for name in RESULT_FILES)),
+                      key=lambda folder: folder.stat().st_mtime)
     if not finished:
         raise UsageError(f"no trained model in {RUNS_DIR}/: run `mnist-lessons train` first, or give --model")
     return finished[-1] / "model.keras"
