@@ -34,6 +34,7 @@ _EXPORTS = {
     "data": ["load_mnist", "load_mnist_data", "mnist_npz_path", "describe_dataset", "DataError", "MnistData"],
     "preprocess": ["preprocess_images", "one_hot_labels"],
     "model": ["build_model"],
+    "cnn": ["build_cnn"],
     "training": ["compile_model", "train_model", "set_seed"],
     "evaluate": [
         "evaluate_model",

@@ -59,6 +59,9 @@ SEED = 0  # every random start inside a check
 CHECK_EPOCHS = 2  # a seed-fixed short run on the 6,000 sample images reaches about 0.9
 CHECK_BATCH_SIZE = 128  # the course's recipe
 ACCURACY_TOLERANCE = 0.03  # how far below the reference, trained the same way, a learner may land
+NUM_CNN_PARAMETERS = 61_706  # lesson 08's LeNet-5: 156 + 2,416 + 48,120 + 10,164 + 850
+CNN_CHECK_EPOCHS = 1  # one seed-fixed epoch on the sample: 0.83 for the reference, 0.10 with sigmoids throughout
+CNN_ACCURACY_TOLERANCE = 0.05  # seeds 0-4 of the reference gave 0.827-0.864 after that epoch
 
 PASSED = "✓ {name}: all checks passed"
 HIDDEN_PASSED = "✓ {name}: all hidden checks passed"
@@ -183,19 +186,24 @@ def check_build_model(build_model, hidden=False):
     if hidden:
         second = _call(call + " a second time", build_model)
         _expect_network(call + " a second time", second, keras)
-        if second is model:
-            _fail(
-                "Called build_model() twice. Both calls returned the same model object; the check "
-                "expected a new network each time: create the model inside build_model."
-            )
-        first_ids = {id(variable) for variable in model.weights}
-        if any(id(variable) in first_ids for variable in second.weights):
-            _fail(
-                "Called build_model() twice. The two models share weights, so training one would "
-                "change the other; the check expected independent networks: create the layers "
-                "inside build_model, not once outside it."
-            )
+        _expect_independent(model, second, "build_model")
     _passed(name, hidden)
+
+
+def _expect_independent(first, second, function):
+    """Two calls of a function that builds a network must give two networks, sharing no weights."""
+    if second is first:
+        _fail(
+            f"Called {function}() twice. Both calls returned the same model object; the check "
+            f"expected a new network each time: create the model inside {function}."
+        )
+    first_ids = {id(variable) for variable in first.weights}
+    if any(id(variable) in first_ids for variable in second.weights):
+        _fail(
+            f"Called {function}() twice. The two models share weights, so training one would "
+            "change the other; the check expected independent networks: create the layers "
+            f"inside {function}, not once outside it."
+        )
 
 
 # ---------------------------------------------------------------- lesson 04
@@ -411,6 +419,27 @@ def _ink_photo(image, scale, corner, page=(300, 480)):
     return ink
 
 
+# ---------------------------------------------------------------- lesson 08
+
+
+@remembered
+def check_build_cnn(build_cnn, hidden=False):
+    """Does build_cnn return an uncompiled LeNet-5 (convolutions, poolings, then Dense) for 784 pixels that learns?"""
+    name = "build_cnn"
+    keras = _keras()
+    _seed()
+    call = "build_cnn()"
+    model = _call(call, build_cnn)
+    _expect_cnn(call, model, keras)
+    if not hidden:
+        _expect_cnn_learns(call, model)
+    else:
+        second = _call(call + " a second time", build_cnn)
+        _expect_cnn(call + " a second time", second, keras)
+        _expect_independent(model, second, "build_cnn")
+    _passed(name, hidden)
+
+
 # ---------------------------------------------------------------- what each check expects
 
 
@@ -622,31 +651,12 @@ def _expect_one_hot(call, result, labels, num_classes):
 
 
 def _expect_network(call, model, keras):
-    if model is None:
-        _fail(f"Called {call}. It returned None, but the check expected a Keras model: did you forget `return model`?")
-    if not isinstance(model, keras.Model):
-        _fail(
-            f"Called {call}. It returned {_summary(model)}, but the check expected a Keras model "
-            "(keras.Sequential([...]) or keras.Model(inputs, outputs))."
-        )
-    if getattr(model, "compiled", False):
-        _fail(
-            f"Called {call}. The model came back compiled, but the check expected an uncompiled "
-            "model: compiling is lesson 04's step, compile_model."
-        )
+    _expect_uncompiled_model(call, model, keras)
     too_large = [units for _, units, _ in _layer_structure(model, keras) if isinstance(units, int) and units > 65_536]
     if too_large:
         _fail(f"Called {call}. A Dense layer has {too_large[0]:,} units, but the check expected {HIDDEN_UNITS} "
               f"then {NUM_CLASSES}.")
-    if not model.built:
-        # The book's style, keras.Sequential([Dense(...), Dense(...)]) with no Input, builds on its
-        # first batch; build it for MNIST's 784 pixels, as fit would.
-        try:
-            with _quiet():
-                model.build((None, NUM_PIXELS))
-        except Exception as err:  # noqa: BLE001 -- a model that cannot take 784 inputs
-            _fail(f"Called {call}. The model could not be built for 784 inputs per image: {type(err).__name__}: "
-                  f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}")
+    _build_for_pixels(call, model)
     structure = _layer_structure(model, keras)
     unknown = [kind for kind, _, _ in structure if kind != "Dense"]
     described = ", ".join(_layer_text(layer) for layer in structure)
@@ -696,6 +706,109 @@ def _expect_network(call, model, keras):
             f"{NUM_PARAMETERS:,}: 784 x 512 weights + 512 biases, then 512 x 10 weights + 10 biases "
             "(keep the layers' biases)."
         )
+
+
+def _expect_uncompiled_model(call, model, keras):
+    if model is None:
+        _fail(f"Called {call}. It returned None, but the check expected a Keras model: did you forget `return model`?")
+    if not isinstance(model, keras.Model):
+        _fail(
+            f"Called {call}. It returned {_summary(model)}, but the check expected a Keras model "
+            "(keras.Sequential([...]) or keras.Model(inputs, outputs))."
+        )
+    if getattr(model, "compiled", False):
+        _fail(
+            f"Called {call}. The model came back compiled, but the check expected an uncompiled "
+            "model: compiling is lesson 04's step, compile_model."
+        )
+
+
+def _build_for_pixels(call, model):
+    """Build a model that has no Input yet for MNIST's 784 pixels, as fit would on its first batch."""
+    if model.built:
+        return
+    # The book's style, keras.Sequential([Dense(...), Dense(...)]) with no Input, builds on its first batch.
+    try:
+        with _quiet():
+            model.build((None, NUM_PIXELS))
+    except Exception as err:  # noqa: BLE001 -- a model that cannot take 784 inputs
+        _fail(f"Called {call}. The model could not be built for 784 inputs per image: {type(err).__name__}: "
+              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}")
+
+
+CNN_LAYERS = ("Conv2D(6, 5, padding='same', relu), MaxPooling2D(2), Conv2D(16, 5, relu), MaxPooling2D(2), "
+              "Flatten(), Dropout(0.5), Dense(120, relu), Dense(84, relu), Dense(10, softmax)")
+
+
+def _expect_cnn(call, model, keras):
+    _expect_uncompiled_model(call, model, keras)
+    _build_for_pixels(call, model)
+    input_shape = tuple(model.inputs[0].shape) if model.inputs else None
+    if input_shape != (None, NUM_PIXELS):
+        _fail(f"Called {call}. The model takes inputs of shape {input_shape}, but the check expected (None, "
+              f"{NUM_PIXELS}): the same 784 pixels as lesson 03's network, which "
+              "keras.layers.Reshape((28, 28, 1)) then puts back in their grid.")
+    kinds = [type(layer).__name__ for layer in model.layers]
+    described = ", ".join(kinds)
+    for kind, what in (("Conv2D", "convolutions"), ("MaxPooling2D", "poolings")):
+        if kind not in kinds:
+            _fail(f"Called {call}. The model's layers are {described}, but the check expected {what} "
+                  f"(keras.layers.{kind}) before the Dense layers: {CNN_LAYERS}.")
+    linear = [layer.name for layer, (kind, _, activation) in _activated_layers(model, keras)
+              if kind != "output" and activation != "relu"]
+    if linear:
+        _fail(f"Called {call}. Layer {linear[0]!r} has no relu, but the check expected one on every Conv2D and "
+              "hidden Dense layer (activation='relu'): without it, the layers together only compute one linear "
+              "function of the pixels.")
+    output_shape = tuple(model.outputs[0].shape) if model.outputs else None
+    if output_shape != (None, NUM_CLASSES):
+        _fail(f"Called {call}. The model's output has shape {output_shape}, but the check expected (None, "
+              f"{NUM_CLASSES}): one probability per digit, from Dense(10, activation='softmax').")
+    (_, _, output_activation), = [shape for _, shape in _activated_layers(model, keras) if shape[0] == "output"]
+    if output_activation != "softmax":
+        _fail(f"Called {call}. The output layer's activation is {output_activation!r}, but the check expected "
+              "'softmax', so that the 10 outputs are probabilities that add up to 1.")
+    count = model.count_params()
+    if count != NUM_CNN_PARAMETERS:
+        _fail(f"Called {call}. The model has {count:,} parameters, but the check expected {NUM_CNN_PARAMETERS:,}, "
+              f"LeNet-5's: {CNN_LAYERS}, each layer with its biases.")
+
+
+def _activated_layers(model, keras):
+    """[(layer, (role, units, activation))] of a model's Conv2D and Dense layers, separate activation layers folded in.
+
+    The role is "output" for the last of them and "hidden" for the others.
+    """
+    folded = {"Activation": None, "ReLU": "relu", "Softmax": "softmax"}
+    found = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            found.append([layer, "hidden", getattr(layer, "units", None), _activation_name(layer.activation)])
+        elif kind in folded and found and found[-1][3] == "linear":
+            found[-1][3] = folded[kind] or _activation_name(layer.activation)
+    if found:
+        found[-1][1] = "output"
+    return [(layer, (role, units, activation)) for layer, role, units, activation in found]
+
+
+def _expect_cnn_learns(call, model):
+    """Train the learner's network briefly, as the reference was, and hold its accuracy to the reference's band."""
+    from mnist_lessons.training import compile_model, train_model
+
+    (train_images, train_labels), (test_images, test_labels) = _prepared_sample()
+    _seed()
+    with _quiet():
+        compile_model(model)
+        train_model(model, train_images, train_labels, epochs=CNN_CHECK_EPOCHS, batch_size=CHECK_BATCH_SIZE, verbose=0)
+    accuracy = _accuracy(model, test_images, test_labels)
+    expected = _reference_cnn_accuracy()
+    if accuracy < expected - CNN_ACCURACY_TOLERANCE:
+        _fail(f"Called {call}, then trained the network it returned for {CNN_CHECK_EPOCHS} epoch on "
+              f"{len(train_images):,} images. It then classified {accuracy:.1%} of {len(test_images):,} held-out "
+              f"images correctly, but the check expected at least {expected - CNN_ACCURACY_TOLERANCE:.1%}: the "
+              f"course's build_cnn, trained the same way, reaches {expected:.1%}. Check each layer's activation "
+              "and initializer, and that the layers come in the order of the lesson's table.")
 
 
 def _expect_compiled(call, result, model, keras):
@@ -960,6 +1073,35 @@ REFERENCE_ACCURACY = {
     ("jax", "3.15.1", "0.10.2"): {(CHECK_EPOCHS, CHECK_BATCH_SIZE): 0.889, (1, 256): 0.872},
     ("tensorflow", "3.15.1", "2.21.0"): {(CHECK_EPOCHS, CHECK_BATCH_SIZE): 0.918, (1, 256): 0.835},
 }
+
+
+# The reference build_cnn's held-out accuracy after the check's run (CNN_CHECK_EPOCHS on the sample, seed 0), as
+# REFERENCE_ACCURACY is for train_model: measured here with these versions, again by tests/test_checks.py.
+REFERENCE_CNN_ACCURACY = {
+    ("jax", "3.15.1", "0.10.2"): 0.827,
+}
+
+
+def _reference_cnn_accuracy():
+    """Held-out accuracy of the course's build_cnn after the run the build_cnn check gives the learner's."""
+    known = REFERENCE_CNN_ACCURACY.get(_versions())
+    return known if known is not None else _measured_cnn_accuracy()
+
+
+@functools.lru_cache(maxsize=1)
+def _measured_cnn_accuracy():
+    """Held-out accuracy of the course's build_cnn after CNN_CHECK_EPOCHS on the sample, trained here."""
+    from mnist_lessons.cnn import build_cnn
+    from mnist_lessons.training import compile_model, train_model
+
+    (train_images, train_labels), (test_images, test_labels) = _prepared_sample()
+    _seed()
+    with _quiet():
+        model = build_cnn()
+        _seed()
+        compile_model(model)
+        train_model(model, train_images, train_labels, epochs=CNN_CHECK_EPOCHS, batch_size=CHECK_BATCH_SIZE, verbose=0)
+    return _accuracy(model, test_images, test_labels)
 
 
 def _reference_accuracy(epochs, batch_size):

@@ -70,7 +70,7 @@ def assert_zero_and_rest_graded(result, name, *words):
 def test_solutions_earn_every_point():
     """Does the complete reference submission earn all the points of every lesson, each exercise's the registry's?"""
     result = grading.grade_submission(SOLUTIONS)
-    assert result.points == result.max_points == sum(exercise.points for exercise in EXERCISES) == 28
+    assert result.points == result.max_points == sum(exercise.points for exercise in EXERCISES) == 31
     assert all(grade.passed for lesson in result.lessons.values() for grade in lesson.functions.values())
 
 

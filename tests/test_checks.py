@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_lessons import checks, data, drawing, evaluate, model, preprocess, training
+from mnist_lessons import checks, cnn, data, drawing, evaluate, model, preprocess, training
 from mnist_lessons.grading.registry import LESSONS
 from mnist_lessons.backend import import_keras
 
@@ -28,6 +28,7 @@ REFERENCE = {
     "compare_labels": evaluate.compare_labels,
     "confusion_matrix": evaluate.confusion_matrix,
     "centre_digit": drawing.centre_digit,
+    "build_cnn": cnn.build_cnn,
 }
 
 
@@ -68,6 +69,27 @@ def centre_stretched(ink):
     return digit
 
 
+def lenet(*, first=None, padding="same", initializer="glorot_uniform", relu=True):
+    """Lesson 08's network written the book's way (no Input, relu as layers of their own), or with one change."""
+    layers = keras.layers
+
+    def activated(layer):
+        return [layer, layers.Activation("relu")] if relu else [layer]
+
+    return keras.Sequential([
+        first if first is not None else layers.Reshape((28, 28, 1)),
+        *activated(layers.Conv2D(6, 5, padding=padding, kernel_initializer=initializer)),
+        layers.MaxPooling2D(2),
+        *activated(layers.Conv2D(16, 5, kernel_initializer=initializer)),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        *activated(layers.Dense(120, kernel_initializer=initializer)),
+        *activated(layers.Dense(84, kernel_initializer=initializer)),
+        layers.Dense(10, activation="softmax", kernel_initializer=initializer),
+    ])
+
+
 # Correct ways of writing an exercise other than the reference's: each must pass.
 ALTERNATIVES = {
     "preprocess_images": lambda images: (images / 255).reshape(-1, 784).astype(np.float32),
@@ -78,6 +100,7 @@ ALTERNATIVES = {
     "predict_labels": lambda m, x: m.predict(x, verbose=0).argmax(axis=1),
     "compare_labels": lambda p, a, n=10: list(zip(np.asarray(p)[:n].tolist(), np.asarray(a)[:n].tolist())),
     "centre_digit": centre_bilinear,
+    "build_cnn": lenet,
 }
 
 
@@ -113,6 +136,7 @@ MISTAKES = {
     "compare_labels": (lambda p, a, n=10: [(int(y), int(x)) for x, y in zip(p[:n], a[:n])], ["compare_labels", "predicted first"]),
     "confusion_matrix": (confusion_transposed, ["confusion_matrix", "expected"]),
     "centre_digit": (centre_stretched, ["centre_digit", "(14, 14)"]),
+    "build_cnn": (lambda: lenet(relu=False), ["build_cnn", "relu", "linear function"]),
 }
 
 
@@ -243,6 +267,11 @@ MORE_MISTAKES = [
      ["confusion_matrix", "num_classes=3", "(3, 3)"]),
     ("compare_labels", lambda p, a, n=10: [(int(x), int(y)) for x, y in zip(p[:10], a[:10])], True,
      ["compare_labels", "n=3", "expected 3"]),
+    ("build_cnn", lambda: lenet(first=keras.Input(shape=(28, 28, 1))), False,
+     ["build_cnn", "(None, 28, 28, 1)", "(None, 784)", "Reshape((28, 28, 1))"]),
+    ("build_cnn", lambda: lenet(padding="valid"), False, ["build_cnn", "parameters", "61,706", "padding='same'"]),
+    # Right in shape and count, but every weight starts at zero: relu passes nothing on, and it cannot learn.
+    ("build_cnn", lambda: lenet(initializer="zeros"), False, ["build_cnn", "trained", "reaches"]),
 ]
 
 
@@ -310,6 +339,23 @@ def test_one_hot_labels_float32_from_np_eye_passes(capfd):
     checks.check_one_hot_labels(correct)
     checks.check_one_hot_labels(correct, hidden=True)
     assert checks.HIDDEN_PASSED.format(name="one_hot_labels") in capfd.readouterr().out
+
+
+def test_reference_cnn_accuracy_table_is_what_build_cnn_reaches_here():
+    """Is the check's recorded accuracy of the course's build_cnn, after its short run, what that run gives now?"""
+    key = checks._versions()
+    if key not in checks.REFERENCE_CNN_ACCURACY:
+        pytest.skip(f"the table has no entry for {key}: the check trains the reference instead")
+    assert checks._measured_cnn_accuracy() == pytest.approx(checks.REFERENCE_CNN_ACCURACY[key], abs=0.01)
+
+
+def test_build_cnn_is_the_network_the_check_expects():
+    """Does the course's build_cnn have the parameters the check asks for, and give 10 probabilities per image?"""
+    network = cnn.build_cnn()
+    assert network.count_params() == checks.NUM_CNN_PARAMETERS == cnn.NUM_CNN_PARAMETERS
+    probabilities = np.asarray(network.predict(np.zeros((3, 784), dtype="float32"), verbose=0))
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
 
 
 def test_reference_accuracy_table_is_what_the_reference_reaches_here():

@@ -77,6 +77,21 @@ def centre_digit(ink):
     digit[top:top + height, left:left + width] = np.clip(np.asarray(Image.fromarray(box).resize((width, height))), 0, 1)
     return digit  # centred by its box, not by its mass
 ''', "where MNIST's digits have theirs"),
+    "build_cnn": ('''
+def build_cnn():
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(16, 5, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(120, activation="relu"),
+        keras.layers.Dense(84, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+''', "Reshape((28, 28, 1))"),
 }
 
 

@@ -49,6 +49,7 @@ EXERCISES = (
     Exercise("compare_labels", "06_evaluate", 1, ("evaluate:compare_labels",)),
     Exercise("confusion_matrix", "06_evaluate", 2, ("evaluate:confusion_matrix",)),
     Exercise("centre_digit", "07_draw_your_digit", 3, ("drawing:centre_digit", "drawing:prepare_digit")),
+    Exercise("build_cnn", "08_convnet", 3, ("cnn:build_cnn",)),
 )
 
 BY_NAME = {exercise.name: exercise for exercise in EXERCISES}
@@ -219,5 +220,31 @@ HINTS = {
     row = (digit.sum(axis=1) * positions).sum() / digit.sum()
     column = (digit.sum(axis=0) * positions).sum() / digit.sum()
     return np.roll(digit, (round(14 - row), round(14 - column)), axis=(0, 1))''',
+    ),
+    "build_cnn": Hints(
+        idea="Start as lesson 03 did, from 784 pixels, and put them back into their 28 x 28 grid of one channel. "
+        "Then two rounds of a convolution (relu) followed by a pooling that halves the grid; then flatten what is "
+        "left into one row, drop half of it at random while training, and finish with three Dense layers, the last of them 10 softmax units. Build it; "
+        "don't compile it.",
+        api="`keras.Sequential([...])` with `keras.Input(shape=(784,))`, `keras.layers.Reshape((28, 28, 1))`, "
+        "`keras.layers.Conv2D(6, 5, padding=\"same\", activation=\"relu\")`, `keras.layers.MaxPooling2D(2)`, "
+        "`keras.layers.Conv2D(16, 5, activation=\"relu\")`, `keras.layers.MaxPooling2D(2)`, "
+        "`keras.layers.Flatten()`, `keras.layers.Dropout(0.5)`, then `keras.layers.Dense(120, activation=\"relu\")`, "
+        "`keras.layers.Dense(84, activation=\"relu\")` and `keras.layers.Dense(10, activation=\"softmax\")`.",
+        solution='''def build_cnn():
+    """Return a new, uncompiled LeNet-5: 784 pixels -> 28 x 28 -> two convolutions and poolings -> three Dense layers."""
+    return keras.Sequential([
+        keras.Input(shape=(784,)),
+        keras.layers.Reshape((28, 28, 1)),
+        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(16, 5, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(120, activation="relu"),
+        keras.layers.Dense(84, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])''',
     ),
 }

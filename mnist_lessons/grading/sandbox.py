@@ -114,6 +114,7 @@ def main():
     # Here the checks only hand the learner's function its inputs; the grader's replay decides. So no
     # reference run to compare with, and the briefly trained network is the grader's own (trained once).
     checks._reference_accuracy = lambda epochs, batch_size: 0.0
+    checks._expect_cnn_learns = lambda call, model: None  # the replay trains the recorded network, once
     if request.get("trained_weights"):
         with np.load(request["trained_weights"], allow_pickle=False) as saved:
             weights = tuple(saved[f"w{index}"] for index in range(len(saved.files)))

@@ -1,0 +1,8 @@
+"""Lesson 08, a convolutional network: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+
+LESSON = "08_convnet"
+
+
+def test_exercise(verdict, exercise):
+    """Does the function pass the lesson's checks, the hidden ones included?"""
+    verdict(exercise)
