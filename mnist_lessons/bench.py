@@ -12,6 +12,10 @@ One run measures, on the same machine and side by side:
   only a floor taken beside the epochs makes a ratio), and the seconds NumPy
   takes for the training step's own matrix products, at their own shapes;
 - test accuracy after ``EPOCHS`` epochs for each seed;
+- the same for lesson 08's convolutional network (``mnist_lessons.cnn``), on
+  the default backend only: its seconds per epoch against a floor of its own,
+  from its forward multiply-adds (``forward_macs``) and the rate measured
+  beside its epochs, and its test accuracy for each seed;
 - the self-check and the autograder, when they exist (see ``TIMED_TOOLS``);
 - start-up, what every lesson's kernel and grading process pays first (issue
   14): issue 14's line ``import mnist_lessons as ml; ml.build_model();
@@ -56,7 +60,10 @@ from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
 HIDDEN_UNITS = 512  # model.HIDDEN_UNITS; repeated so that the parent need not import Keras
 MACS_PER_IMAGE = NUM_PIXELS * HIDDEN_UNITS + HIDDEN_UNITS * NUM_CLASSES  # 406,528 multiply-adds forward
 FLOPS_PER_MAC = 2  # a multiply and an add
-PASSES = 3  # forward, plus backward's two products per layer (gradients of weights and of inputs): issue 6's count
+# Forward, plus backward's two products per layer (gradients of weights and of inputs): issue 6's count. It
+# overcounts, the same way for both networks: the images' own gradient is never needed, so the first layer's
+# input gradient is never computed (401,408 of the dense network's 3 x 406,528; 117,600 of the CNN's 3 x 416,520).
+PASSES = 3
 FULL_TRAIN_IMAGES = 60_000  # MNIST's training set: the floor is for one full epoch
 
 EPOCHS = 10  # the course's recipe
@@ -104,7 +111,8 @@ STARTUP_REPEATS = 3  # the median of 3 fresh processes (issue 14's figure: 4.4 s
 KERNEL_NAME = "python3"  # the kernel the lessons name in their metadata, and the one the project installs
 KERNEL_PROBE = STARTUP_LINE + '; print("ready")'  # the same line, with an output to wait for
 LESSON_CELL_TIMEOUT = 600  # seconds per cell; lesson 05's training is the longest, under 90 s (issue 3)
-PARTS = ("training", "tools", "lessons")  # what `--only` picks from: matmul and backends; TIMED_TOOLS; start-up and lessons
+# What `--only` picks from: the matmul, backends and CNN; TIMED_TOOLS; start-up and the lessons.
+PARTS = ("training", "tools", "lessons")
 
 WORKER_TIMEOUT = 3600  # seconds; a full run of one backend takes a few minutes
 
@@ -116,9 +124,32 @@ VECTOR_FLAG = re.compile(r"(sse\w*|ssse3|avx\w*|fma4?|f16c|xop|amx\w*|neon|asimd
 CPUINFO = Path("/proc/cpuinfo")  # Linux only
 
 
-def epoch_floor_gflop(num_images=FULL_TRAIN_IMAGES):
-    """GFLOP of one epoch's matrix products: 3 x 2 x 406,528 x 60,000 / 1e9 = 146.35 for the full set."""
-    return PASSES * FLOPS_PER_MAC * MACS_PER_IMAGE * num_images / 1e9
+def epoch_floor_gflop(num_images=FULL_TRAIN_IMAGES, macs_per_image=MACS_PER_IMAGE):
+    """GFLOP of one epoch's matrix products: 3 x 2 x 406,528 x 60,000 / 1e9 = 146.35 for the dense network, full set."""
+    return PASSES * FLOPS_PER_MAC * macs_per_image * num_images / 1e9
+
+
+def forward_macs(model):
+    """Multiply-adds of one image's forward pass through a built Keras ``model``: its Dense and convolution layers.
+
+    A Dense layer does inputs x units; a convolution, output rows x output
+    columns x filters x kernel rows x kernel columns x input channels. Both
+    are the layer's output size times its kernel's size less the last axis.
+    Layers without weights (pooling, reshape, flatten) do none; any other
+    layer with weights raises ValueError rather than go uncounted.
+    """
+    from mnist_lessons.backend import import_keras
+
+    keras = import_keras()
+    counted = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, counted):
+            macs += int(np.prod(layer.output.shape[1:])) * int(np.prod(layer.kernel.shape[:-1]))
+        elif layer.weights:
+            raise ValueError(f"forward_macs counts Dense and convolution layers only, not {layer.name} "
+                             f"({type(layer).__name__})")
+    return macs
 
 
 def measure_matmul_gflops(m, k, n, repeats=MATMUL_REPEATS):
@@ -241,18 +272,19 @@ def _bench_training(results, settings, backends, data, progress):
     progress(f"[bench]   {gflops:.1f} GFLOP/s ({train_shape_gflops:.1f} at the training's shape "
              f"{' x '.join(map(str, TRAIN_MATMUL_SHAPE))})")
 
+    worker_args = ["--epochs", str(settings["epochs"]), "--seeds", *map(str, settings["seeds"]),
+                   "--matmul-size", str(size)]
+    if settings["num_images"]:
+        worker_args += ["--num-images", str(settings["num_images"])]
+    if data is not None:
+        worker_args += ["--data", str(data)]
     backend_results = {}
     for backend in backends:
         progress(f"[bench] Training on {backend}: {settings['epochs']} epochs, seeds "
                  f"{', '.join(map(str, settings['seeds']))} ...")
-        worker_args = ["--epochs", str(settings["epochs"]), "--seeds", *map(str, settings["seeds"]),
-                       "--matmul-size", str(size)]
-        if settings["num_images"]:
-            worker_args += ["--num-images", str(settings["num_images"])]
-        if data is not None:
-            worker_args += ["--data", str(data)]
         backend_results[backend] = _run_worker("train", worker_args, {"KERAS_BACKEND": backend})
     results["backends"] = backend_results
+    _bench_cnn(results, settings, backends, worker_args, progress)
 
     trained = [r for r in backend_results.values() if r.get("num_images")]
     num_images = trained[0]["num_images"] if trained else (settings["num_images"] or FULL_TRAIN_IMAGES)
@@ -276,6 +308,35 @@ def _bench_training(results, settings, backends, data, progress):
         beside["floor_seconds"] = floor_gflop / statistics.median(beside["gflops"])
         beside["ratio_to_floor"] = result["seconds_per_epoch"] / beside["floor_seconds"]
         beside["ratio_to_step_products"] = result["seconds_per_epoch"] / statistics.median(beside["step_products_seconds"])
+
+
+def _bench_cnn(results, settings, backends, worker_args, progress):
+    """Lesson 08's CNN on the default backend (else the first one measured), against its own floor, in ``results["cnn"]``.
+
+    Its floor is the dense network's rule with the CNN's forward_macs, over
+    the GFLOP/s measured in the worker beside its epochs.
+    """
+    default = results["default_backend"]
+    backend = default if default in backends else next(iter(backends), None)
+    if backend is None:
+        return
+    progress(f"[bench] Training the CNN on {backend}: {settings['epochs']} epochs, seeds "
+             f"{', '.join(map(str, settings['seeds']))} ...")
+    cnn = results["cnn"] = _run_worker("train", [*worker_args, "--network", "cnn"], {"KERAS_BACKEND": backend})
+    if cnn.get("error"):
+        return
+    gflop = epoch_floor_gflop(cnn["num_images"], cnn["forward_macs"])
+    gflops = statistics.median(cnn["side_by_side"]["gflops"])
+    cnn["floor"] = {
+        "macs_per_image": cnn["forward_macs"],
+        "flops_per_mac": FLOPS_PER_MAC,
+        "passes": PASSES,
+        "num_images": cnn["num_images"],
+        "gflop": gflop,
+        "gflops": gflops,  # the median of the rates measured beside its epochs
+        "seconds": gflop / gflops,
+    }
+    cnn["ratio_to_floor"] = cnn["seconds_per_epoch"] / cnn["floor"]["seconds"]
 
 
 def _bench_lessons(results, settings, tiny, data, progress):
@@ -625,7 +686,26 @@ def _training_rows(results):
         rows.append((f"{label}: same, compiled with Keras' defaults",
                      f"{defaults['seconds_per_epoch']:.3f} s, {defaults['ratio_to_floor']:.2f}x the floor, "
                      f"test accuracy {defaults['test_accuracy']:.4f} (seed {defaults['seed']})"))
+    if "cnn" in results:  # absent from results written before the CNN
+        rows += _cnn_rows(results["cnn"])
     return rows
+
+
+def _cnn_rows(cnn):
+    if cnn.get("error"):
+        return [("CNN: seconds per epoch", f"failed: {cnn['error']}")]
+    floor, accuracy = cnn["floor"], cnn["test_accuracy"]
+    label = f"CNN on {cnn['backend']}"
+    return [
+        (f"{label}: seconds per epoch",
+         f"{cnn['seconds_per_epoch']:.3f} s, {cnn['ratio_to_floor']:.2f}x its floor measured beside its epochs "
+         f"({floor['seconds']:.3f} s = {floor['gflop']:.2f} GFLOP / {floor['gflops']:.1f} GFLOP/s; "
+         f"{floor['macs_per_image']:,} multiply-adds per image; median of epochs 2-{cnn['epochs']})"),
+        (f"{label}: test accuracy",
+         f"mean {accuracy['mean']:.4f}, min {accuracy['min']:.4f}, max {accuracy['max']:.4f} (seeds "
+         + ", ".join(f"{seed}: {value:.4f}" for seed, value in accuracy["per_seed"].items())
+         + f"; {cnn['epochs']} epochs)"),
+    ]
 
 
 def _startup_figure(result):
@@ -688,11 +768,11 @@ def _run_worker(job, worker_args, env):
 
 
 def _train_worker(args):
-    """In a child process: train on the backend KERAS_BACKEND names, once per seed; return the figures."""
+    """In a child process: train ``args.network`` on KERAS_BACKEND's backend, once per seed; return the figures."""
     from mnist_lessons.backend import backend_name, library_versions
+    from mnist_lessons.cli import build_network
     from mnist_lessons.data import load_mnist_data
     from mnist_lessons.evaluate import evaluate_model
-    from mnist_lessons.model import build_model
     from mnist_lessons.preprocess import one_hot_labels, preprocess_images
     from mnist_lessons.training import BATCH_SIZE, EpochTimer, compile_model, set_seed, train_model
 
@@ -703,44 +783,34 @@ def _train_worker(args):
     test_images = preprocess_images(data.test_images)
     test_labels = one_hot_labels(data.test_labels)
 
-    probes = {"gflops": [], "step_products_seconds": []}
+    dense = args.network == "dense"
+    label = backend_name() if dense else f"{args.network.upper()} on {backend_name()}"
+    probes = {"gflops": [], "step_products_seconds": []} if dense else {"gflops": []}
 
     def probe():  # the floor, measured in this process beside the epochs (see the module's docstring)
         probes["gflops"].append(measure_matmul_gflops(args.matmul_size, args.matmul_size, args.matmul_size,
                                                       PROBE_REPEATS))
-        probes["step_products_seconds"].append(measure_step_products_seconds(count, BATCH_SIZE))
+        if dense:  # step_product_shapes are the dense network's step
+            probes["step_products_seconds"].append(measure_step_products_seconds(count, BATCH_SIZE))
 
     epoch_seconds, accuracies = {}, {}
     for seed in args.seeds:
         probe()
         set_seed(seed)
-        model = compile_model(build_model())
+        model = compile_model(build_network(args.network))
         timer = EpochTimer()
         train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
         _, accuracies[str(seed)] = evaluate_model(model, test_images, test_labels)
         epoch_seconds[str(seed)] = timer.seconds
-        print(f"[bench]   {backend_name()}, seed {seed}: {_steady_median([timer.seconds]):.3f} s per epoch "
+        print(f"[bench]   {label}, seed {seed}: {_steady_median([timer.seconds]):.3f} s per epoch "
               f"after the first ({timer.seconds[0]:.2f} s), test accuracy {accuracies[str(seed)]:.4f}",
               flush=True)
 
     probe()
 
-    # The same training on a model compiled the way lesson 04 has learners
-    # write it, with Keras' defaults: what train_model gets from their code.
-    seed = args.seeds[0]
-    set_seed(seed)
-    model = build_model()
-    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
-    timer = EpochTimer()
-    train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
-    _, accuracy = evaluate_model(model, test_images, test_labels)
-    keras_defaults = {"seed": seed, "seconds_per_epoch": _steady_median([timer.seconds]),
-                      "epoch_seconds": timer.seconds, "test_accuracy": accuracy}
-    print(f"[bench]   {backend_name()}, seed {seed}, compiled with Keras' defaults: "
-          f"{keras_defaults['seconds_per_epoch']:.3f} s per epoch, test accuracy {accuracy:.4f}", flush=True)
-
     values = list(accuracies.values())
-    return {
+    result = {
+        "network": args.network,
         "backend": backend_name(),
         "versions": library_versions(),
         "data_source": data.source,
@@ -752,9 +822,27 @@ def _train_worker(args):
         "epoch_seconds": epoch_seconds,
         "test_accuracy": {"per_seed": accuracies, "mean": statistics.mean(values),
                           "min": min(values), "max": max(values)},
-        "keras_defaults": keras_defaults,
         "side_by_side": probes,  # the parent adds the floor and the ratios
     }
+    if not dense:  # the parent's floor for it, from its own layers
+        result["forward_macs"] = forward_macs(model)
+        result["num_parameters"] = model.count_params()
+        return result
+
+    # The same training on a model compiled the way lesson 04 has learners
+    # write it, with Keras' defaults: what train_model gets from their code.
+    seed = args.seeds[0]
+    set_seed(seed)
+    model = build_network(args.network)
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    timer = EpochTimer()
+    train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
+    _, accuracy = evaluate_model(model, test_images, test_labels)
+    result["keras_defaults"] = {"seed": seed, "seconds_per_epoch": _steady_median([timer.seconds]),
+                                "epoch_seconds": timer.seconds, "test_accuracy": accuracy}
+    print(f"[bench]   {label}, seed {seed}, compiled with Keras' defaults: "
+          f"{_steady_median([timer.seconds]):.3f} s per epoch, test accuracy {accuracy:.4f}", flush=True)
+    return result
 
 
 def _steady_median(runs):
@@ -789,8 +877,9 @@ def add_arguments(parser):
     parser.add_argument("--backend", action="append", choices=BACKENDS, dest="backends",
                         help="measure only this backend (repeatable; default: every installed one)")
     parser.add_argument("--only", action="append", choices=PARTS,
-                        help="run only this part (repeatable; default: all): training (matmul rate and backends), "
-                             "tools (self-check, autograding), lessons (start-up, kernel's first output, run-all)")
+                        help="run only this part (repeatable; default: all): training (matmul rate, backends, "
+                             "the CNN), tools (self-check, autograding), lessons (start-up, kernel's first output, "
+                             "run-all)")
 
 
 def run(args):
@@ -812,6 +901,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help=argparse.SUPPRESS)
     parser.add_argument("--num-images", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--network", default="dense", help=argparse.SUPPRESS)  # a name in cli.NETWORKS
     parser.add_argument("--matmul-size", type=int, default=MATMUL_SIZE, help=argparse.SUPPRESS)
     parser.add_argument("--tool", choices=tuple(TIMED_TOOLS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

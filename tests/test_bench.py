@@ -3,6 +3,7 @@
 import argparse
 import importlib.util
 import json
+import statistics
 
 import nbformat
 
@@ -12,6 +13,11 @@ from mnist_lessons import bench
 from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
 
 TINY_IMAGES = bench.TINY["num_images"]
+# The CNN's forward multiply-adds per image, layer by layer: the first convolution's 28 x 28 outputs of 6 filters,
+# each 5 x 5 over 1 channel (padding "same"); the second's 10 x 10 outputs of 16 filters, each 5 x 5 over 6
+# channels; then Dense 400 -> 120, 120 -> 84 and 84 -> 10. Pooling, reshape and flatten do none.
+CNN_MACS = 28 * 28 * 6 * 25 * 1 + 10 * 10 * 16 * 25 * 6 + 400 * 120 + 120 * 84 + 84 * 10
+assert CNN_MACS == 416_520  # 117,600 + 240,000 + 48,000 + 10,080 + 840
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +36,20 @@ def test_macs_match_the_model():
     assert bench.HIDDEN_UNITS == HIDDEN_UNITS
     assert bench.MACS_PER_IMAGE == NUM_PARAMETERS - HIDDEN_UNITS - NUM_CLASSES
     assert bench.TRAIN_MATMUL_SHAPE == (128, NUM_PIXELS, HIDDEN_UNITS)
+
+
+def test_forward_macs_of_both_networks():
+    """Does forward_macs count the dense network's 406,528 and the CNN's hand count, and refuse a layer it cannot count?"""
+    from mnist_lessons.backend import import_keras
+    from mnist_lessons.cnn import build_cnn
+    from mnist_lessons.model import build_model
+
+    keras = import_keras()
+    assert bench.forward_macs(build_model()) == bench.MACS_PER_IMAGE == 406_528
+    assert bench.forward_macs(build_cnn()) == CNN_MACS
+    normalized = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(name="norm"), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="not norm"):
+        bench.forward_macs(normalized)
 
 
 def test_step_products_are_the_steps_work():
@@ -85,6 +105,32 @@ def test_tiny_backends(tiny_run):
             result["seconds_per_epoch"] / (sum(beside["step_products_seconds"]) / 2))
 
 
+def test_tiny_cnn(tiny_run):
+    """Does the CNN train on the default backend, with positive epoch times, its own floor and ratio, and an accuracy?"""
+    from mnist_lessons.cnn import NUM_CNN_PARAMETERS
+
+    results, _, _ = tiny_run
+    cnn = results["cnn"]
+    assert "error" not in cnn, cnn
+    assert (cnn["network"], cnn["backend"]) == ("cnn", results["default_backend"])
+    assert (cnn["num_images"], cnn["epochs"], cnn["batch_size"]) == (TINY_IMAGES, 2, 128)
+    assert cnn["forward_macs"] == CNN_MACS and cnn["num_parameters"] == NUM_CNN_PARAMETERS
+    assert list(cnn["epoch_seconds"]) == ["0"]
+    seconds = cnn["epoch_seconds"]["0"]
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert cnn["seconds_per_epoch"] == seconds[1]  # the median of epochs 2..N
+    rates = cnn["side_by_side"]["gflops"]  # probed before each seed and after the last
+    assert len(rates) == 2 and min(rates) > 0
+    floor = cnn["floor"]
+    assert (floor["macs_per_image"], floor["passes"], floor["flops_per_mac"]) == (CNN_MACS, 3, 2)
+    assert floor["gflop"] == pytest.approx(3 * 2 * CNN_MACS * TINY_IMAGES / 1e9)
+    assert floor["gflops"] == statistics.median(rates)
+    assert floor["seconds"] == pytest.approx(floor["gflop"] / floor["gflops"])
+    assert cnn["ratio_to_floor"] == pytest.approx(cnn["seconds_per_epoch"] / floor["seconds"]) and cnn["ratio_to_floor"] > 0
+    accuracy = cnn["test_accuracy"]
+    assert 0 <= accuracy["min"] == accuracy["mean"] == accuracy["max"] == accuracy["per_seed"]["0"] <= 1
+
+
 def test_tiny_tools_are_timed(tiny_run):
     """Are the self-check and the autograder found, timed on the tiny lesson, and passed by the reference submission?"""
     results, _, _ = tiny_run
@@ -108,6 +154,14 @@ def test_tiny_json_and_table(tiny_run):
         beside = result["side_by_side"]
         assert (f"{beside['ratio_to_floor']:.2f}x the floor measured beside its epochs" in table
                 and f"{beside['ratio_to_step_products']:.2f}x the step's own products" in table)
+    cnn = results["cnn"]
+    label = f"CNN on {cnn['backend']}"
+    row = next(line for line in table.splitlines() if line.startswith(f"{label}: seconds per epoch"))
+    assert f"  {cnn['seconds_per_epoch']:.3f} s, {cnn['ratio_to_floor']:.2f}x its floor measured beside" in row
+    assert f"{CNN_MACS:,} multiply-adds per image" in row
+    row = next(line for line in table.splitlines() if line.startswith(f"{label}: test accuracy"))
+    assert f"  mean {cnn['test_accuracy']['mean']:.4f}, " in row
+    assert f"(seeds 0: {cnn['test_accuracy']['per_seed']['0']:.4f}; 2 epochs)" in row
     header, vectors = table.splitlines()[:2]
     assert header.startswith(f"mnist-lessons bench on {results['machine']['cpu']}, ")
     load = results["load_average"]
@@ -125,9 +179,9 @@ def test_tiny_json_and_table(tiny_run):
     assert f"  {results['startup']['seconds']:.2f} s (" in startup
     kernel = next(line for line in table.splitlines() if line.startswith("Kernel start to first output"))
     assert f"  {results['kernel_first_output']['first_output_seconds']:.2f} s (ready at " in kernel
-    # One progress line per phase: the matmul, each backend, each tool, start-up, the kernel, the lessons.
+    # One progress line per phase: the matmul, each backend, the CNN, each tool, start-up, the kernel, the lessons.
     assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
-        1 + len(results["backends"]) + len(bench.TIMED_TOOLS) + 3
+        1 + len(results["backends"]) + 1 + len(bench.TIMED_TOOLS) + 3
     )
     assert results["parts"] == list(bench.PARTS) and results["command"] == "mnist-lessons bench --tiny"
 
@@ -205,6 +259,48 @@ def test_only_runs_the_parts_named(monkeypatch):
     assert calls == ["lessons"] and results["parts"] == ["lessons"]
     assert results["command"] == "mnist-lessons bench --tiny --only lessons"
     assert not any(tool in results for tool in bench.TIMED_TOOLS)
+
+
+def fake_training(backend, network):
+    """A training worker's result, with round figures, as _run_worker would return it."""
+    result = {"network": network, "backend": backend, "num_images": 1_000, "epochs": 2, "batch_size": 128,
+              "seconds_per_epoch": 2.0, "epoch_seconds": {"0": [3.0, 2.0]},
+              "test_accuracy": {"per_seed": {"0": 0.5}, "mean": 0.5, "min": 0.5, "max": 0.5},
+              "side_by_side": {"gflops": [40.0, 60.0]}}
+    if network == "cnn":
+        return {**result, "forward_macs": CNN_MACS, "num_parameters": 61_706}
+    result["side_by_side"]["step_products_seconds"] = [0.5, 0.5]
+    return {**result, "keras_defaults": {"seed": 0, "seconds_per_epoch": 1.0, "epoch_seconds": [2.0, 1.0],
+                                         "test_accuracy": 0.5}}
+
+
+@pytest.mark.parametrize("backends, cnn_backend", [(["tensorflow", "jax"], "jax"), (["tensorflow"], "tensorflow")])
+def test_only_training_runs_the_cnn_on_the_default_backend(monkeypatch, backends, cnn_backend):
+    """Does `--only training` train the CNN once, on the default backend (else the first measured), with its own floor?"""
+    calls = []
+
+    def run_worker(job, worker_args, env):
+        network = worker_args[worker_args.index("--network") + 1] if "--network" in worker_args else "dense"
+        calls.append((env["KERAS_BACKEND"], network))
+        return fake_training(env["KERAS_BACKEND"], network)
+
+    monkeypatch.setattr(bench, "_run_worker", run_worker)
+    monkeypatch.setattr(bench, "measure_matmul_gflops", lambda *args, **kwargs: 100.0)
+    monkeypatch.setattr(bench, "chosen_backend", lambda: "jax")
+    results = bench.run_benchmark(tiny=True, only=["training"], backends=backends, progress=lambda line: None)
+    assert calls == [(backend, "dense") for backend in backends] + [(cnn_backend, "cnn")]
+    cnn = results["cnn"]
+    gflop = 3 * 2 * CNN_MACS * 1_000 / 1e9
+    assert cnn["floor"]["gflop"] == pytest.approx(gflop) and cnn["floor"]["gflops"] == 50.0  # the median beside it
+    assert cnn["ratio_to_floor"] == pytest.approx(2.0 / (gflop / 50.0))
+    assert results["floor"]["macs_per_image"] == bench.MACS_PER_IMAGE  # the dense network's floor is its own
+    table = bench.format_table(results)
+    row = next(line for line in table.splitlines() if line.startswith(f"CNN on {cnn_backend}: seconds per epoch"))
+    assert f"  2.000 s, {cnn['ratio_to_floor']:.2f}x its floor measured beside its epochs (" in row
+    assert "(seeds 0: 0.5000; 2 epochs)" in table
+    failed = bench.format_table({**results, "cnn": {"error": "the worker exited with status 1", "seconds": None}})
+    assert "CNN: seconds per epoch" in failed and "failed: the worker exited with status 1" in failed
+    assert "startup" not in results and not any(tool in results for tool in bench.TIMED_TOOLS)
 
 
 # /proc/cpuinfo's lines for one processor, cut short: an AVX-512 Xeon (issue 14's machine) and an ARM server.
