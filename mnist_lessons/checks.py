@@ -754,8 +754,8 @@ def _expect_cnn(call, model, keras):
         if kind not in kinds:
             _fail(f"Called {call}. The model's layers are {described}, but the check expected {what} "
                   f"(keras.layers.{kind}) before the Dense layers: {CNN_LAYERS}.")
-    linear = [layer.name for layer, (kind, _, activation) in _activated_layers(model, keras)
-              if kind != "output" and activation != "relu"]
+    activated = _activated_layers(model, keras)
+    linear = [layer.name for layer, (role, _, activation) in activated if role != "output" and activation != "relu"]
     if linear:
         _fail(f"Called {call}. Layer {linear[0]!r} has no relu, but the check expected one on every Conv2D and "
               "hidden Dense layer (activation='relu'): without it, the layers together only compute one linear "
@@ -764,7 +764,7 @@ def _expect_cnn(call, model, keras):
     if output_shape != (None, NUM_CLASSES):
         _fail(f"Called {call}. The model's output has shape {output_shape}, but the check expected (None, "
               f"{NUM_CLASSES}): one probability per digit, from Dense(10, activation='softmax').")
-    (_, _, output_activation), = [shape for _, shape in _activated_layers(model, keras) if shape[0] == "output"]
+    _, (_, _, output_activation) = activated[-1]
     if output_activation != "softmax":
         _fail(f"Called {call}. The output layer's activation is {output_activation!r}, but the check expected "
               "'softmax', so that the 10 outputs are probabilities that add up to 1.")
@@ -794,16 +794,10 @@ def _activated_layers(model, keras):
 
 def _expect_cnn_learns(call, model):
     """Train the learner's network briefly, as the reference was, and hold its accuracy to the reference's band."""
-    from mnist_lessons.training import compile_model, train_model
-
-    (train_images, train_labels), (test_images, test_labels) = _prepared_sample()
-    _seed()
-    with _quiet():
-        compile_model(model)
-        train_model(model, train_images, train_labels, epochs=CNN_CHECK_EPOCHS, batch_size=CHECK_BATCH_SIZE, verbose=0)
-    accuracy = _accuracy(model, test_images, test_labels)
+    accuracy = _briefly_trained_accuracy(model)
     expected = _reference_cnn_accuracy()
     if accuracy < expected - CNN_ACCURACY_TOLERANCE:
+        train_images, _, test_images, _ = _sample_arrays()
         _fail(f"Called {call}, then trained the network it returned for {CNN_CHECK_EPOCHS} epoch on "
               f"{len(train_images):,} images. It then classified {accuracy:.1%} of {len(test_images):,} held-out "
               f"images correctly, but the check expected at least {expected - CNN_ACCURACY_TOLERANCE:.1%}: the "
@@ -1092,13 +1086,20 @@ def _reference_cnn_accuracy():
 def _measured_cnn_accuracy():
     """Held-out accuracy of the course's build_cnn after CNN_CHECK_EPOCHS on the sample, trained here."""
     from mnist_lessons.cnn import build_cnn
+
+    _seed()  # as check_build_cnn seeds before it calls the learner's build_cnn
+    with _quiet():
+        model = build_cnn()
+    return _briefly_trained_accuracy(model)
+
+
+def _briefly_trained_accuracy(model):
+    """Compile a built network as the course does, train it CNN_CHECK_EPOCHS on the sample, seed-fixed: its accuracy."""
     from mnist_lessons.training import compile_model, train_model
 
     (train_images, train_labels), (test_images, test_labels) = _prepared_sample()
     _seed()
     with _quiet():
-        model = build_cnn()
-        _seed()
         compile_model(model)
         train_model(model, train_images, train_labels, epochs=CNN_CHECK_EPOCHS, batch_size=CHECK_BATCH_SIZE, verbose=0)
     return _accuracy(model, test_images, test_labels)

@@ -6,10 +6,18 @@ import nbformat
 import pytest
 from test_notebooks import COURSE, execute, nbgrader_meta, outputs_of
 
-from mnist_lessons.grading.registry import BY_NAME, LESSONS
+from mnist_lessons.grading.registry import BY_NAME, HINTS, LESSONS
 
 MAX_LINES = 8  # what a failed check may show, heading included: a verdict, not a traceback (issue 15)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+def _cnn_for_images():
+    """Lesson 08's solution taking 28 x 28 images, as the book's convnet does, instead of the course's 784 pixels."""
+    solution = HINTS["build_cnn"].solution
+    pixels = "keras.Input(shape=(784,)),\n        keras.layers.Reshape((28, 28, 1)),"
+    assert pixels in solution
+    return solution.replace(pixels, "keras.Input(shape=(28, 28, 1)),")
+
 
 # Each exercise: a wrong answer a learner typically writes, and what its check's verdict must then point to.
 WRONG = {
@@ -77,21 +85,7 @@ def centre_digit(ink):
     digit[top:top + height, left:left + width] = np.clip(np.asarray(Image.fromarray(box).resize((width, height))), 0, 1)
     return digit  # centred by its box, not by its mass
 ''', "where MNIST's digits have theirs"),
-    "build_cnn": ('''
-def build_cnn():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 5, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(120, activation="relu"),
-        keras.layers.Dense(84, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-''', "Reshape((28, 28, 1))"),
+    "build_cnn": (_cnn_for_images(), "Reshape((28, 28, 1))"),
 }
 
 
