@@ -16,7 +16,7 @@ One run measures, on the same machine and side by side:
   the default backend only: its seconds per epoch against a floor of its own,
   from its forward multiply-adds (``forward_macs``) and the rate measured
   beside its epochs, and its test accuracy for each seed;
-- the self-check and the autograder, when they exist (see ``TIMED_TOOLS``);
+- the self-check and the autograder (see ``TIMED_TOOLS``);
 - start-up, what every lesson's kernel and grading process pays first (issue
   14): issue 14's line ``import mnist_lessons as ml; ml.build_model();
   ml.set_seed(0)`` in a fresh process, and whether seeding imported
@@ -87,11 +87,9 @@ TINY = {  # `--tiny`: the whole benchmark in seconds, so that a test can run it
     "startup_repeats": 1,
 }
 
-# Timed when present: a module and a function that runs the whole job on the
-# complete reference submission (solutions/) and returns a truthy value when it
-# passed; it takes ``lessons``, a list of lessons to limit it to (None: all of them).
-# Until the module (or the function) exists, the table says "not available yet"
-# and the JSON holds null.
+# Timed: a module and a function that runs the whole job on the complete
+# reference submission (solutions/) and returns a truthy value when it passed;
+# it takes ``lessons``, a list of lessons to limit it to (None: all of them).
 TIMED_TOOLS = {
     "self_check": ("mnist_lessons.grading.engine", "run_self_check"),  # pytest autograder/
     "autograde": ("mnist_lessons.grading.classgrading", "autograde_reference_submission"),  # nbgrader autograde
@@ -746,8 +744,6 @@ def _tool_figure(result):
     """"12.3 s", or why there is no figure."""
     if result.get("error"):
         return f"failed: {result['error']}"
-    if result["seconds"] is None:
-        return result["note"]
     return f"{result['seconds']:.1f} s" + ("" if result["passed"] else " (the reference submission FAILED)")
 
 
@@ -851,14 +847,10 @@ def _steady_median(runs):
 
 
 def _tool_worker(args):
-    """In a child process: time one of TIMED_TOOLS, imports included, or say that it does not exist yet."""
+    """In a child process: time one of TIMED_TOOLS, imports included."""
     module_name, function_name = TIMED_TOOLS[args.tool]
     start = time.perf_counter()
-    module = importlib.import_module(module_name) if importlib.util.find_spec(module_name) else None
-    function = getattr(module, function_name, None)
-    if function is None:
-        return {"seconds": None, "passed": None,
-                "note": f"not available yet ({module_name}.{function_name} does not exist)"}
+    function = getattr(importlib.import_module(module_name), function_name)
     lessons = TINY_LESSONS if getattr(args, "tiny", False) else None
     passed = bool(function(lessons=lessons))
     scope = f" (lessons {', '.join(lessons)})" if lessons else " (every lesson)"
