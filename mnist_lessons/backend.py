@@ -123,6 +123,32 @@ def quiet_tensorflow():
 
 
 @contextlib.contextmanager
+def tensorflow_only_if_loaded():
+    """A context in which Keras' serialization does not import TensorFlow to test an object against its types.
+
+    ``serialize_keras_object`` (a model's config, ``model.save``) asks
+    ``isinstance(obj, tf.TensorShape)`` behind ``tf.available``, a lazy module
+    that imports TensorFlow whenever it is installed: 3.8 s on JAX, in every
+    grading child that records a model. No object can be one of TensorFlow's
+    while TensorFlow is not loaded, so until it is, it counts as not
+    available here. Anything that really uses TensorFlow still imports it.
+    """
+    try:
+        from keras.src.utils.module_utils import tensorflow as lazy
+    except ImportError:  # another Keras: nothing to keep from loading
+        yield
+        return
+    unasked = "tensorflow" not in sys.modules and getattr(lazy, "_available", True) is None
+    if unasked:
+        lazy._available = False
+    try:
+        yield
+    finally:
+        if unasked and lazy._available is False:
+            lazy._available = None  # asked again next time
+
+
+@contextlib.contextmanager
 def _filtered_stderr():
     """Send fd 2 to a temporary file; on exit, replay all but the INFO noise."""
     try:

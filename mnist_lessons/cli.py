@@ -484,9 +484,10 @@ def _save_run(out, model, metrics, data, history, matrix, predicted):
     }
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=100)
-    from mnist_lessons.backend import quiet_tensorflow
+    from mnist_lessons.backend import quiet_tensorflow, tensorflow_only_if_loaded
 
-    with quiet_tensorflow():  # Keras' saving imports TensorFlow when it is installed, even on JAX
+    # Keras' saving imports TensorFlow when it is installed, even on JAX, only to rule out its types
+    with quiet_tensorflow(), tensorflow_only_if_loaded():
         model.save(out / "model.keras")
     # metrics.json last, written whole then renamed: its presence means the run finished.
     partial = out / "metrics.json.partial"

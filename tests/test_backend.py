@@ -1,5 +1,6 @@
 """Which Keras backend the package picks, and how quietly it imports Keras (backend.py)."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -68,3 +69,27 @@ def test_import_keras_uses_the_chosen_backend(keras_home):
     chosen, running = completed.stdout.split()
     assert chosen == running
     assert completed.stderr == ""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None or importlib.util.find_spec("tensorflow") is None,
+                    reason="needs JAX to serialize on, and TensorFlow installed to be kept from loading")
+def test_serializing_a_model_on_jax_leaves_tensorflow_unloaded(keras_home):
+    """On JAX, does a model's config come out the same inside tensorflow_only_if_loaded, without loading TensorFlow
+    (3.8 s); and does Keras load it again once the context is left?"""
+    code = (
+        "import json, sys\n"
+        "from mnist_lessons.backend import import_keras, tensorflow_only_if_loaded\n"
+        "from mnist_lessons.cnn import build_cnn\n"
+        "keras = import_keras()\n"
+        "model = build_cnn()\n"
+        "with tensorflow_only_if_loaded():\n"
+        "    inside = keras.saving.serialize_keras_object(model)\n"
+        "loaded_inside = 'tensorflow' in sys.modules\n"
+        "outside = keras.saving.serialize_keras_object(model)\n"
+        "print(json.dumps([loaded_inside, 'tensorflow' in sys.modules, json.dumps(inside, default=str) == "
+        "json.dumps(outside, default=str)]))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "KERAS_HOME": str(keras_home)}
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.splitlines()[-1]) == [False, True, True]

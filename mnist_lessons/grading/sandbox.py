@@ -63,6 +63,7 @@ from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from traitlets import Type  # noqa: E402
 
+from mnist_lessons.backend import tensorflow_only_if_loaded  # noqa: E402
 from mnist_lessons.grading.registry import EXERCISES  # noqa: E402
 
 # Bound before any learner code runs, which may monkeypatch the modules these come from.
@@ -410,7 +411,8 @@ class Recorder:
     def _model(self, model):
         keras = _keras()
         self.kept.append(model)
-        config = keras.saving.serialize_keras_object(model)
+        with tensorflow_only_if_loaded():
+            config = keras.saving.serialize_keras_object(model)
         return {
             "t": "model",
             "config": json.loads(_json_dumps(config, default=str)),  # plain JSON, nothing else
