@@ -1,6 +1,8 @@
 """The grader's compilation cache (grading/compilecache.py): written by a trusted warm-up only, read-only to learner code."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,7 +54,7 @@ def test_learner_code_cannot_write_into_the_cache(tmp_path, monkeypatch):
     """Can learner code, told where the cache is, plant a program in it for the next student?"""
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / compilecache.READY_FILE).write_text("warm")  # no warm-up: this test is about the child's view
+    (cache / compilecache.READY_FILE).write_text(compilecache.READY_TEXT)  # no warm-up: this test is about the child's view
     monkeypatch.setenv(compilecache.FOLDER_VARIABLE, str(cache))
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     code = ("import os\n"
@@ -61,3 +63,30 @@ def test_learner_code_cannot_write_into_the_cache(tmp_path, monkeypatch):
     result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
     assert sorted(os.listdir(cache)) == [".lock", compilecache.READY_FILE]
     assert result.points == 4 and GOOD_ONE_HOT in result.functions["one_hot_labels"].message
+
+
+def test_grader_reads_the_cache_and_adds_nothing(tmp_path):
+    """Does a process given read_in_this_process before JAX's first compilation load a program another process
+    stored, and store none of its own, so that graders side by side never write the shared cache?"""
+    pytest.importorskip("jax")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    program = "import jax, jax.numpy as jnp\nprint(float(jax.jit(lambda x: jnp.sin(x) * 2)(jnp.float32(1.0))))\n"
+    writer = {**compilecache.child_variables(cache), "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    subprocess.run([sys.executable, "-c", program], env={**os.environ, **writer}, check=True, capture_output=True,
+                   timeout=120)
+    stored = sorted(os.listdir(cache))
+    assert stored  # the writer kept its program
+    reader = ("import jax\n"
+              "from mnist_lessons.grading import compilecache\n"
+              f"compilecache.read_in_this_process({str(cache)!r})\n"
+              "hits = []\n"
+              "jax.monitoring.register_event_listener(lambda event, **kw: hits.append(event))\n"
+              + program +
+              "print(jax.numpy.ones(3).sum())\n"  # a program the cache does not hold
+              "print(sum('cache_hits' in event for event in hits))\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JAX_")}
+    completed = subprocess.run([sys.executable, "-c", reader], env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert int(completed.stdout.split()[-1]) >= 1  # the stored program was read back
+    assert sorted(os.listdir(cache)) == stored  # and nothing was added

@@ -368,6 +368,8 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
     out.mkdir()
     home = work / "home"
     home.mkdir()
+    cache = compilecache.ready(_backend())  # programs the checks compile, compiled once, read-only
+    compilecache.read_in_this_process(cache)  # before this process's first compilation: the replays' too
     request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
                "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work)}
     env = {
@@ -384,7 +386,6 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
     }
     if not keep_outputs:
         env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
-    cache = compilecache.ready(env["KERAS_BACKEND"])  # programs the checks compile, compiled once, read-only
     if cache is not None:
         env.update(compilecache.child_variables(cache))
     command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work,
