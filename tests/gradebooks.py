@@ -26,8 +26,12 @@ SCORES = {  # student -> {check id: score}, None for a lesson not submitted
 PENALTIES = {"bob": {"02_preprocess": 2.0}}
 
 
-def build_gradebook(path):
-    """Write the class above into a new gradebook at ``path`` (a .db file); return its URL."""
+def build_assignment(path):
+    """Write the assignment above alone into a new gradebook at ``path``; return its URL.
+
+    Its lessons, exercises and check cells, no students: what ``nbgrader generate_assignment`` leaves in a
+    course's gradebook, for tests that grade a class of their own (tests/test_instructors.py).
+    """
     use_own_scripts()  # nbgrader makes a new database with alembic
     url = f"sqlite:///{path}"
     with Gradebook(url) as gradebook, warnings.catch_warnings():
@@ -38,6 +42,14 @@ def build_gradebook(path):
             for name in names:
                 gradebook.add_solution_cell(name, lesson, "mnist")
                 gradebook.add_grade_cell(f"check_{name}", lesson, "mnist", max_score=2, cell_type="code")
+    return url
+
+
+def build_gradebook(path):
+    """Write the class above into a new gradebook at ``path`` (a .db file); return its URL."""
+    url = build_assignment(path)
+    with Gradebook(url) as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session handling
         gradebook.add_student("ada", first_name="Ada", last_name="Lovelace", lms_user_id="1001",
                               email="ada@example.org")
         gradebook.add_student("bob", first_name="Bob", last_name="Babbage", lms_user_id="1002")

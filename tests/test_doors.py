@@ -3,9 +3,11 @@
 Doors: the engine as ``pytest autograder/`` calls it, plain ``nbgrader
 autograde``, ``mnist-lessons autograde-class``, and, for honest work only, the
 check cell run in the learner's own kernel (the honour system, which a
-cheater can fool in their own notebook and nowhere else).
+cheater can fool in their own notebook and nowhere else). The plain door's
+course then gives what nbgrader makes of the grades: the feedback and the export.
 """
 
+import csv
 import json
 
 import nbformat
@@ -107,6 +109,40 @@ def test_autograded_notebook_keeps_the_learners_output(nbgrader_door):
     load_data = next(cell for cell in cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "load_data")
     assert "Wall time" in "".join(output.get("text", "") for output in load_data.outputs)
     assert any("image/png" in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
+
+
+def test_nbgrader_export_and_no_manual_grading(nbgrader_door):
+    """Does `nbgrader export` write each submission's total (the points of what it passed, out of the corpus's), with
+    nothing left waiting for manual grading?"""
+    from nbgrader.api import Gradebook
+
+    course, _ = nbgrader_door
+    classgrading.nbgrader(course, "export", "--to", str(course / "grades.csv"))
+    with open(course / "grades.csv", newline="") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert sorted(rows) == sorted(corpus.SUBMISSIONS)
+    maximum = sum(BY_NAME[name].points for lesson in corpus.LESSONS for name in LESSONS[lesson])
+    for submission, row in rows.items():
+        earned = sum(BY_NAME[name].points for verdicts in _expected(submission).values()
+                     for name, passed in verdicts.items() if passed)
+        assert (float(row["score"]), float(row["max_score"]), row["assignment"]) == \
+            (earned, maximum, classgrading.ASSIGNMENT), submission
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert [gradebook.find_submission(classgrading.ASSIGNMENT, submission).needs_manual_grade
+                for submission in sorted(rows)] == [False] * len(rows)
+
+
+def test_feedback_shows_plots_and_hides_hidden_tests(nbgrader_door):
+    """Does the feedback `nbgrader generate_feedback` writes show the learner's plots and failures, and none of the
+    hidden tests' code?"""
+    course, _ = nbgrader_door
+    classgrading.nbgrader(course, "generate_feedback", classgrading.ASSIGNMENT, "--student", "wrong")
+    folder = course / "feedback" / "wrong" / classgrading.ASSIGNMENT
+    pages = {lesson: (folder / f"{lesson}.html").read_text() for lesson in corpus.LESSONS}
+    assert pages["01_load_data"].count("data:image/png;base64") >= 3  # the digits, one image, the class counts
+    for page in pages.values():
+        assert "HIDDEN TESTS" not in page and "hidden=True" not in page
+    assert "Called preprocess_images(" in pages["02_preprocess"]  # the failure the learner needs to see
 
 
 def _notes(grade_or_notes):

@@ -1,10 +1,18 @@
-"""Instructors' grading with the real nbgrader command line, and `mnist-lessons autograde-class` (grading/classgrading.py).
+"""Instructors' grading: the rules of `mnist-lessons autograde-class` (grading/classgrading.py), each in a fraction of
+a second, and one class through the real nbgrader command line by both doors.
 
-The course directories here hold lessons 01 and 02 only: the same assignment,
-config and checks as the full course, but each student grades in seconds
-rather than a minute (the full six lessons are timed by the benchmark).
+Which students a run grades, a regrade, a killed run, the Dask path, the merge
+into the gradebook and what the command prints are bookkeeping: each is tested
+on a small course made in milliseconds (tests/gradebooks.py's assignment, each
+student's submitted/ folder), with a fake in place of the one expensive step,
+``grade_one_student``, which runs `nbgrader autograde` on a student in a
+scratch course. What only nbgrader shows runs for real: here, one class of
+late, broken and tampered work through plain nbgrader and autograde-class; in
+tests/test_doors.py, the corpus through every door, with its feedback and
+nbgrader's export.
 """
 
+import copy
 import csv
 import json
 import shutil
@@ -16,238 +24,323 @@ import time
 from pathlib import Path
 
 import pytest
+from nbgrader.api import Gradebook
 
+import gradebooks
 from mnist_lessons.grading import classgrading, processes
 from mnist_lessons.grading.classgrading import ASSIGNMENT, nbgrader
+from mnist_lessons.grading.preprocessors import NOTES_KEY, missing_note
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"
-RELEASE = ROOT / "course" / "mnist"
-LESSONS = ["01_load_data", "02_preprocess"]
-FULL = {"01_load_data": 4.0, "02_preprocess": 4.0}
-
-
-def grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def make_variant(folder, name, base=SOLUTIONS, change=None):
-    """A student's folder: the lessons copied from ``base``, then ``change(notebook_of_02)`` applied."""
-    target = folder / name
-    target.mkdir(parents=True)
-    for lesson in LESSONS:
-        shutil.copy(base / f"{lesson}.ipynb", target)
-    if change:
-        path = target / "02_preprocess.ipynb"
-        notebook = json.loads(path.read_text())
-        result = change(notebook, path)
-        if result is not False:
-            path.write_text(json.dumps(notebook))
-    return target
-
-
-def wrong_one_hot(notebook, _path):
-    cell = next(cell for cell in notebook["cells"] if grade_id(cell) == "one_hot_labels")
-    cell["source"] = "def one_hot_labels(labels, num_classes=10):\n    return labels\n"
-
-
-def edit_locked(notebook, _path):
-    cell = next(cell for cell in notebook["cells"] if grade_id(cell) == "check_one_hot_labels")
-    cell["source"] = "print('all good')\n"  # trying to skip the check
-
-
-def duplicate_check(notebook, _path):
-    notebook["cells"].append(next(cell for cell in notebook["cells"] if grade_id(cell) == "check_one_hot_labels"))
-
-
-def missing(_notebook, path):
-    path.unlink()
-    return False
-
-
-CLEAN = {"complete": (SOLUTIONS, None), "untouched": (RELEASE, None), "mixed": (SOLUTIONS, wrong_one_hot)}
-# Deleted cells and unreadable notebooks are in the corpus every door grades (test_doors.py).
-BROKEN = {"edited": edit_locked, "duplicated": duplicate_check, "missing": missing}
-EXPECTED = {  # points per lesson each student must get
-    "complete": FULL,
-    "untouched": {"01_load_data": 0.0, "02_preprocess": 0.0},
-    "mixed": {"01_load_data": 4.0, "02_preprocess": 2.0},  # preprocess_images right, one_hot_labels wrong
-    "edited": FULL,  # the locked check cell is restored from the source, and the answer is right
-    "duplicated": FULL,  # graded once
-    "missing": {"01_load_data": 4.0, "02_preprocess": 0.0},
-}
+STUDENTS = ("ada", "bob", "cyd")  # scored as in tests/gradebooks.py: 8, 6 and 2 of 8
+EXPECTED = {"ada": {"01_load_data": 4.0, "02_preprocess": 4.0}, "bob": {"01_load_data": 4.0, "02_preprocess": 2.0},
+            "cyd": {"01_load_data": 2.0, "02_preprocess": 0.0}}
+ON_TIME = "2027-01-01 00:00:00.000000 UTC"
+EDITED = "02_preprocess.ipynb: The locked cell 'check_one_hot_labels' had been edited; it was graded as released."
 
 
 def scores(course, student):
     return {name: score for name, (score, _) in classgrading.submission_scores(course, student).items()}
 
 
-@pytest.fixture(scope="module")
-def variants(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("students")
-    made = {name: make_variant(folder, name, base, change) for name, (base, change) in CLEAN.items()}
-    made.update({name: make_variant(folder, name, change=change) for name, change in BROKEN.items()})
-    return made
+def small_course(folder, gradebook, students=STUDENTS):
+    """A course directory in milliseconds: nbgrader_config.py, a copy of ``gradebook`` (the assignment), a submitted/
+    folder per student, each with a timestamp.txt but cyd's (a submission copied in by hand, not `nbgrader collect`)."""
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    shutil.copy(gradebook, folder / "gradebook.db")
+    for student in students:
+        submitted = folder / "submitted" / student / ASSIGNMENT
+        submitted.mkdir(parents=True)
+        if student != "cyd":
+            (submitted / "timestamp.txt").write_text(ON_TIME)
+    return folder
+
+
+class FakeGrading:
+    """In place of grade_one_student: each student's result, as the real one returns it, at once, from ``scores``."""
+
+    def __init__(self):
+        self.scores = copy.deepcopy(gradebooks.SCORES)  # student -> {check id: points}
+        self.notes = {}  # student -> the notes grading them gives
+        self.fail = {}  # student -> the exception grading them raises
+        self.calls = []  # the students graded, in order
+        self.places = []  # (course as given, on a Dask worker?) of each call
+
+    def __call__(self, course, student, assignment=ASSIGNMENT):
+        distributed = sys.modules.get("distributed")
+        try:
+            on_dask = distributed is not None and distributed.get_worker() is not None
+        except ValueError:  # not in a worker
+            on_dask = False
+        self.calls.append(student)
+        self.places.append((course, on_dask))
+        if student in self.fail:
+            raise self.fail[student]
+        points = self.scores[student]
+        grades = {lesson: {f"check_{name}": {"auto_score": points[f"check_{name}"], "max_score": 2} for name in names}
+                  for lesson, names in gradebooks.LESSONS.items()}
+        verdicts = {lesson: {name: {"passed": points[f"check_{name}"] == 2,
+                                    "message": f"Called {name}(...): not what its check expected."}
+                             for name in names} for lesson, names in gradebooks.LESSONS.items()}
+        stamp = classgrading.submitted_timestamp(course, student, assignment)  # nbgrader reads timestamp.txt
+        return {"student": student, "assignment": assignment, "notes": list(self.notes.get(student, [])),
+                "grades": grades, "penalties": {}, "comments": {}, "flagged": [],
+                "files": {f"{lesson}.ipynb": json.dumps({"cells": [], "metadata": {NOTES_KEY: {"verdicts": verdict}},
+                                                         "nbformat": 4, "nbformat_minor": 5}).encode()
+                          for lesson, verdict in verdicts.items()},
+                "timestamp": stamp.isoformat() if stamp else None, "error": None, "seconds": 0.0}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    grading = FakeGrading()
+    monkeypatch.setattr(classgrading, "grade_one_student", grading)
+    return grading
 
 
 @pytest.fixture(scope="module")
-def plain_course(tmp_path_factory, variants, full_mnist_path):
-    """The three clean students graded one at a time by plain `nbgrader autograde`, then feedback and export."""
-    course = classgrading.make_course(tmp_path_factory.mktemp("plain"), LESSONS,
-                                      {name: variants[name] for name in CLEAN})
-    nbgrader(course, "autograde", ASSIGNMENT)
-    nbgrader(course, "generate_feedback", ASSIGNMENT)
-    nbgrader(course, "export", "--to", str(course / "grades.csv"))
-    return course
+def assignment_gradebook(tmp_path_factory):
+    """A gradebook holding tests/gradebooks.py's assignment alone, made once: nbgrader runs alembic, for seconds, to make one."""
+    path = tmp_path_factory.mktemp("gradebook") / "gradebook.db"
+    gradebooks.build_assignment(path)
+    return path
 
 
-@pytest.fixture(scope="module")
-def class_course(tmp_path_factory, variants, full_mnist_path):
-    """Every student, broken ones included, graded by `mnist-lessons autograde-class`."""
-    course = classgrading.make_course(tmp_path_factory.mktemp("class"), LESSONS, variants)
-    completed = subprocess.run([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir", str(course),
-                                "--jobs", "2"], capture_output=True, text=True, timeout=1200)
-    return course, completed
+@pytest.fixture
+def course(tmp_path, assignment_gradebook):
+    return small_course(tmp_path / "course", assignment_gradebook)
 
 
-@pytest.mark.parametrize("student", list(CLEAN))
-def test_plain_nbgrader_scores(plain_course, student):
-    """Does plain `nbgrader autograde` give full marks, zero and the exact partial score, never needing manual grading?"""
-    assert scores(plain_course, student) == EXPECTED[student]
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{plain_course / 'gradebook.db'}") as gradebook:
-        assert not gradebook.find_submission(ASSIGNMENT, student).needs_manual_grade
+def graded(course):
+    return [student for student in STUDENTS if classgrading.is_graded(course, student)]
 
 
-def test_exported_csv(plain_course):
-    """Does `nbgrader export` write each student's total out of 8?"""
-    with open(plain_course / "grades.csv", newline="") as file:
-        rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    assert set(rows) == set(CLEAN)
-    for student, expected in EXPECTED.items():
-        if student in rows:
-            assert float(rows[student]["score"]) == sum(expected.values())
-            assert float(rows[student]["max_score"]) == 8.0
-            assert rows[student]["assignment"] == ASSIGNMENT
+# ---------------------------------------------------------------- the rules, with a fake grading step
 
 
-def test_feedback_shows_plots_and_hides_hidden_tests(plain_course):
-    """Does the students' feedback show their plots, and none of the hidden tests' code?"""
-    feedback = plain_course / "feedback" / "mixed" / ASSIGNMENT
-    lesson_01 = (feedback / "01_load_data.html").read_text()
-    lesson_02 = (feedback / "02_preprocess.html").read_text()
-    assert lesson_01.count("data:image/png;base64") >= 3  # the digits, one image, the class counts
-    for page in (lesson_01, lesson_02):
-        assert "HIDDEN TESTS" not in page and "hidden=True" not in page
-    assert "Called one_hot_labels(" in lesson_02  # the failure the student needs to see
+def test_grades_everyone_once_and_nobody_twice(course, fake):
+    """Does autograde-class grade each submitted student, and a second run grade nobody, timestamp.txt or not?"""
+    report = classgrading.autograde_class(course, jobs=2, progress=False)
+    assert sorted(report["graded"]) == list(STUDENTS) and report["skipped"] == [] and report["failed"] == {}
+    assert graded(course) == list(STUDENTS)
+    assert {student: scores(course, student) for student in STUDENTS} == EXPECTED
+    again = classgrading.autograde_class(course, jobs=2, progress=False)
+    assert again["graded"] == [] and again["skipped"] == list(STUDENTS)
+    assert sorted(fake.calls) == list(STUDENTS)
 
 
-def test_autograde_class_matches_nbgrader_and_repairs_broken_work(class_course, plain_course, variants):
-    """Does autograde-class give the clean students nbgrader's own scores, and each broken one its expected score with a note?"""
-    course, completed = class_course
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
-    for student in CLEAN:
-        assert scores(course, student) == scores(plain_course, student)
-    for student in BROKEN:
-        assert scores(course, student) == EXPECTED[student], student
-        assert classgrading.is_graded(course, student)
-    out = completed.stdout
-    assert f"Graded {len(EXPECTED)} students" in out
-    assert ("note for duplicated: 02_preprocess.ipynb: The locked cell 'check_one_hot_labels' appeared more than "
-            "once; only its first copy was kept.") in out
-    assert ("note for edited: 02_preprocess.ipynb: The locked cell 'check_one_hot_labels' had been edited; it was "
-            "graded as released.") in out
-    assert "note for missing: 02_preprocess.ipynb was missing" in out
-    # The submitted files themselves are never changed.
-    assert json.loads((course / "submitted" / "edited" / ASSIGNMENT / "02_preprocess.ipynb").read_text()) == \
-        json.loads((variants["edited"] / "02_preprocess.ipynb").read_text())
-
-
-def test_class_summary(class_course):
-    """Does the summary give the score distribution and the exercises most students missed?"""
-    course, completed = class_course
-    summary = classgrading.class_summary(course)
-    assert summary.splitlines()[0].startswith("6 students graded on mnist: mean 5.7 of 8, median 7, lowest 0, highest 8")
-    assert "one_hot_labels (02_preprocess): 3 of 6 students" in summary  # untouched, mixed, missing
-    assert summary in completed.stdout
-
-
-def test_rerun_skips_graded_students(class_course):
-    """Does running autograde-class again grade nobody twice?"""
-    course, _ = class_course
+def test_newer_submission_is_graded_again(course, fake):
+    """When a student's submission gets a new timestamp.txt (collected again), does the next run grade that student
+    alone, replacing the grades and recording the time?"""
+    classgrading.autograde_class(course, progress=False)
+    (course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt").write_text("2027-01-02 03:04:05.000000 UTC")
+    fake.scores["bob"]["check_one_hot_labels"] = 2  # the new submission is right
+    assert graded(course) == ["ada", "cyd"]
     report = classgrading.autograde_class(course, progress=False)
-    assert report["graded"] == [] and sorted(report["skipped"]) == sorted(EXPECTED)
-
-
-def test_newer_submission_is_graded_again(class_course):
-    """When a student's submission gets a new timestamp.txt (collected again), does the next run grade that student alone, recording the time?"""
-    course, _ = class_course
-    (course / "submitted" / "mixed" / ASSIGNMENT / "timestamp.txt").write_text("2027-01-02 03:04:05.000000 UTC")
-    assert not classgrading.is_graded(course, "mixed")
-    report = classgrading.autograde_class(course, progress=False)
-    assert report["graded"] == ["mixed"] and "mixed" not in report["skipped"]
-    assert scores(course, "mixed") == EXPECTED["mixed"]
-    from nbgrader.api import Gradebook
-
+    assert report["graded"] == ["bob"] and report["skipped"] == ["ada", "cyd"]
+    assert scores(course, "bob") == {"01_load_data": 4.0, "02_preprocess": 4.0}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        assert str(gradebook.find_submission(ASSIGNMENT, "mixed").timestamp).startswith("2027-01-02 03:04:05")
-    assert classgrading.is_graded(course, "mixed")
+        assert str(gradebook.find_submission(ASSIGNMENT, "bob").timestamp).startswith("2027-01-02 03:04:05")
+    assert graded(course) == list(STUDENTS)
 
 
-def test_regrade_one_student(class_course, capsys):
-    """Does `autograde-class --student` regrade just that student, and refuse one with no submission, in one line?"""
+def test_regrade_one_student(course, fake, capsys):
+    """Does `autograde-class --student` regrade just the students named, graded or not, and refuse one with no
+    submission, in one line?"""
     from mnist_lessons.cli import main
 
-    course, _ = class_course
-    report = classgrading.autograde_class(course, progress=False, only=["mixed"])
-    assert report["graded"] == ["mixed"] and report["skipped"] == []
-    assert scores(course, "mixed") == EXPECTED["mixed"]
+    classgrading.autograde_class(course, progress=False)
+    fake.calls.clear()
+    report = classgrading.autograde_class(course, progress=False, only=["bob"])
+    assert report["graded"] == ["bob"] and report["skipped"] == [] and fake.calls == ["bob"]
+    assert main(["autograde-class", "--course-dir", str(course), "--student", "cyd,ada"]) == 0
+    assert sorted(fake.calls) == ["ada", "bob", "cyd"]
+    capsys.readouterr()
     with pytest.raises(SystemExit) as exit_:
-        main(["autograde-class", "--course-dir", str(course), "--student", "mixed,nobody"])
+        main(["autograde-class", "--course-dir", str(course), "--student", "bob,nobody"])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"mnist-lessons: error: --student: no submission in {course / 'submitted'}/<student>/mnist/ for nobody"]
+    assert len(fake.calls) == 3  # nobody graded
 
 
-def test_killed_run_resumes(tmp_path, variants, full_mnist_path):
-    """Killed midway, does a run leave no half-written grades, and does the next run grade only the rest?"""
-    students = {name: variants[name] for name in ("complete", "mixed", "untouched")}
-    course = classgrading.make_course(tmp_path, LESSONS, students)
-    process = subprocess.Popen([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir",
-                                str(course), "--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not any(classgrading.is_graded(course, student) for student in students):
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
-    import os
-    import signal
+class Killed(BaseException):
+    """The driver killed (SIGKILL) at this point: nothing after it runs, nothing catches it."""
 
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    done = [student for student in students if classgrading.is_graded(course, student)]
-    assert 1 <= len(done) < len(students)
-    for student in done:
-        assert scores(course, student) == EXPECTED[student]  # complete, not half-written
+
+def _killed(*_args, **_kwargs):
+    raise Killed()
+
+
+KILL_POINTS = {  # where, in writing one student's results into the course, the driver dies
+    "writing the files": (classgrading.os, "replace"),  # staged, not yet in place
+    "adding the submission": (Gradebook, "update_or_create_submission"),  # files in place, no gradebook entry
+    "setting the grades": (Gradebook, "find_grade"),  # the submission in the gradebook (nbgrader commits it), no grades
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_killed_run_resumes(course, fake, monkeypatch, point):
+    """Killed midway through writing a student's results, does a run leave that student ungraded rather than
+    half-graded, the one before graded in full, and does the next run grade only the rest?"""
+    merge, merged = classgrading.merge_result, []
+
+    def merge_then_die(course_, result):
+        merged.append(result["student"])
+        if len(merged) == 1:
+            return merge(course_, result)
+        with monkeypatch.context() as dying:
+            dying.setattr(*KILL_POINTS[point], _killed)
+            return merge(course_, result)
+
+    monkeypatch.setattr(classgrading, "merge_result", merge_then_die)
+    with pytest.raises(Killed):
+        classgrading.autograde_class(course, jobs=1, progress=False)
+    monkeypatch.setattr(classgrading, "merge_result", merge)
+    done = merged[:1]
+    assert graded(course) == done and scores(course, done[0]) == EXPECTED[done[0]]
     report = classgrading.autograde_class(course, progress=False)
-    assert sorted(report["skipped"]) == sorted(done)
-    assert sorted(report["graded"]) == sorted(set(students) - set(done))
-    for student in students:
-        assert scores(course, student) == EXPECTED[student]
+    assert report["skipped"] == done and sorted(report["graded"]) == sorted(set(STUDENTS) - set(done))
+    assert graded(course) == list(STUDENTS)
+    assert {student: scores(course, student) for student in STUDENTS} == EXPECTED
+    assert sorted(path.name for path in course.glob("autograded/*/*")) == [ASSIGNMENT] * 3  # no staging left
 
 
-def test_dask_local_cluster(tmp_path, variants, full_mnist_path):
-    """Does the same unit of work run on Dask's distributed scheduler, giving the same grades?"""
+def test_dask_scheduler_runs_the_same_unit_of_work(course, fake):
+    """Given a Dask client, does autograde-class run each student's unit of work on the cluster's workers, given the
+    course's path, and merge the same grades?"""
     distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
-    students = {name: variants[name] for name in ("complete", "mixed")}
-    course = classgrading.make_course(tmp_path, LESSONS, students)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         report = classgrading.autograde_class(course, scheduler=client, progress=False)
-    assert sorted(report["graded"]) == sorted(students)
-    for student in students:
-        assert scores(course, student) == EXPECTED[student]
+    assert sorted(report["graded"]) == list(STUDENTS)
+    assert fake.places == [(str(course), True)] * 3
+    assert {student: scores(course, student) for student in STUDENTS} == EXPECTED
+
+
+def test_one_students_failure_costs_that_student_alone(course, fake, capsys):
+    """When grading a student fails, are the others graded, that one reported NOT GRADED (exit status 1) and left
+    for the next run?"""
+    from mnist_lessons.cli import main
+
+    fake.fail["bob"] = RuntimeError("nbgrader crashed")
+    assert main(["autograde-class", "--course-dir", str(course)]) == 1
+    assert "  NOT GRADED bob: grading failed (RuntimeError: nbgrader crashed)\n" in capsys.readouterr().out
+    assert graded(course) == ["ada", "cyd"]
+    del fake.fail["bob"]
+    assert classgrading.autograde_class(course, progress=False)["graded"] == ["bob"]
+
+
+def test_class_summary(course, fake):
+    """Does the summary give the score distribution and the exercises most students missed?"""
+    assert classgrading.class_summary(course) == "No graded submissions of mnist yet."
+    classgrading.autograde_class(course, progress=False)
+    assert classgrading.class_summary(course).splitlines() == [
+        "3 students graded on mnist: mean 5.3 of 8, median 6, lowest 2, highest 8",  # ada 8, bob 6, cyd 2
+        "    0.0 -   1.6 |  0",
+        "    1.6 -   3.2 | # 1",
+        "    3.2 -   4.8 |  0",
+        "    4.8 -   6.4 | # 1",
+        "    6.4 -   8.0 | # 1",
+        "Exercises most often missed:",
+        "  one_hot_labels (02_preprocess): 2 of 3 students",
+        "  load_data (01_load_data): 1 of 3 students",
+        "  preprocess_images (02_preprocess): 1 of 3 students",
+    ]
+
+
+def test_command_prints_count_notes_summary_and_reports(course, fake, capsys):
+    """Does `mnist-lessons autograde-class` print how many it graded and skipped, each student's notes, the class
+    summary and where the class report and LMS export are?"""
+    from mnist_lessons.cli import main
+
+    fake.notes["bob"] = [EDITED]
+    assert main(["autograde-class", "--course-dir", str(course), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Graded 3 students in ") and "skipped" not in out.splitlines()[0]
+    assert f"\n  note for bob: {EDITED}\n" in out
+    assert classgrading.class_summary(course) in out
+    reports = course / "reports"
+    assert f"Class report: {reports / 'class-report.html'}\nGrades for an LMS: {reports / 'grades-lms.csv'}\n" in out
+    with open(reports / "grades-lms.csv", newline="") as file:
+        assert {row["student_id"]: row["mnist"] for row in csv.DictReader(file)} == {"ada": "8", "bob": "6", "cyd": "2"}
+    assert main(["autograde-class", "--course-dir", str(course)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("; 3 already graded, skipped")
+
+
+def test_merge_keeps_penalty_notes_and_flag(course, fake):
+    """Does merging a student's result keep nbgrader's late penalty, the notes as comments and the flag, so that the
+    LMS export counts the penalty, and does a regrade leave a flag set?"""
+    result = fake(course, "bob")
+    notes = f"**Notes from the grader**\n\n- {EDITED}"
+    result.update(penalties={"01_load_data": 0.0, "02_preprocess": 2.0}, flagged=["02_preprocess"],
+                  comments={"02_preprocess": {"one_hot_labels": notes}})
+    classgrading.merge_result(course, result)
+    classgrading.merge_result(course, {**result, "flagged": []})  # regraded, flagging nothing
+    export = classgrading.write_reports(course)["export"]
+    with open(export, newline="") as file:
+        bob = next(row for row in csv.DictReader(file) if row["student_id"] == "bob")
+    assert [bob[key] for key in ("mnist", "mnist late penalty", "mnist raw score", "mnist/02_preprocess",
+                                 "mnist/02_preprocess/check_one_hot_labels")] == ["4", "2", "6", "2", "0"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert gradebook.find_comment("one_hot_labels", "02_preprocess", ASSIGNMENT, "bob").auto_comment == notes
+        assert gradebook.find_submission_notebook("02_preprocess", ASSIGNMENT, "bob").flagged
+        assert not gradebook.find_submission_notebook("01_load_data", ASSIGNMENT, "bob").flagged
+
+
+def test_submission_is_taken_as_data(tmp_path):
+    """Does the scratch course get the submission's lesson notebooks and timestamp.txt byte for byte, nothing else, and
+    a note for a lesson that is missing?"""
+    release, submitted, target = tmp_path / "release", tmp_path / "submitted", tmp_path / "scratch"
+    release.mkdir()
+    submitted.mkdir()
+    for lesson in gradebooks.LESSONS:
+        shutil.copy(SOLUTIONS / f"{lesson}.ipynb", release)
+    shutil.copy(SOLUTIONS / "01_load_data.ipynb", submitted)  # 02_preprocess.ipynb not handed in
+    (submitted / "timestamp.txt").write_text(ON_TIME)
+    (submitted / "helper.py").write_text("print('not a lesson')")
+    assert classgrading._take_submission(submitted, target, release) == [missing_note("02_preprocess")]
+    assert sorted(path.name for path in target.iterdir()) == ["01_load_data.ipynb", "timestamp.txt"]
+    assert (target / "01_load_data.ipynb").read_bytes() == (SOLUTIONS / "01_load_data.ipynb").read_bytes()
+    assert (target / "timestamp.txt").read_text() == ON_TIME
+
+
+def test_engine_notes_name_their_notebook(tmp_path):
+    """Are the notes the engine keeps in each autograded notebook collected, each starting with the notebook's name?"""
+    unreadable = "01_load_data.ipynb could not be read as a notebook (it is not valid JSON)"
+    for lesson, notes in (("01_load_data", [unreadable]), ("02_preprocess", [EDITED.split(": ", 1)[1]])):
+        (tmp_path / f"{lesson}.ipynb").write_text(json.dumps({"cells": [], "metadata": {NOTES_KEY: {"notes": notes}}}))
+    assert classgrading._engine_notes(tmp_path) == [unreadable, EDITED]
+
+
+# ---------------------------------------------------------------- one class through the real nbgrader
+
+
+def make_student(folder, name, change=None):
+    """A student's folder: lesson 02 of the solutions, then ``change(notebook, path)`` applied (False: it wrote the file)."""
+    target = folder / name
+    target.mkdir(parents=True)
+    path = target / "02_preprocess.ipynb"
+    shutil.copy(SOLUTIONS / path.name, path)
+    if change:
+        notebook = json.loads(path.read_text())
+        if change(notebook, path) is not False:
+            path.write_text(json.dumps(notebook))
+    return target
+
+
+def grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def tamper(notebook, _path):
+    """Skip the check of one_hot_labels by editing its locked cell; run preprocess_images's check twice for double points."""
+    cells = notebook["cells"]
+    check = next(cell for cell in cells if grade_id(cell) == "check_one_hot_labels")
+    check["source"] = "print('all good')\n"
+    cells.append(copy.deepcopy(next(cell for cell in cells if grade_id(cell) == "check_preprocess_images")))
 
 
 def broken_json(_notebook, path):
@@ -289,25 +382,28 @@ def _kill_a_run(course):
 
 
 def test_late_broken_and_tamperer_through_both_doors(tmp_path):
-    """A late student, a broken notebook and an edited check cell, through plain nbgrader and autograde-class: are the
-    late penalty, the notes (gradebook, flag, feedback), the export's columns and the report's counts right, and does a
-    killed run leave nothing running?"""
-    from nbgrader.api import Gradebook
-
+    """A late student, a broken notebook and edited and duplicated check cells, through plain nbgrader and
+    autograde-class: are the late penalty, the notes (gradebook, flag, feedback), the export's columns and the report's
+    counts right, the hidden tests kept from the feedback and the submissions unchanged; does a killed run leave
+    nothing running, and a finished one leave every student graded, for the next run to skip?"""
     from mnist_lessons.grading import isolation
 
     isolated = isolation.bubblewrap()[0] is not None
-    students = {name: make_variant(tmp_path / "students", name, change=change)
-                for name, change in (("late", None), ("broken", broken_json), ("tamperer", edit_locked))}
+    students = {name: make_student(tmp_path / "students", name, change=change)
+                for name, change in (("late", None), ("broken", broken_json), ("tamperer", tamper))}
     edited = "The locked cell 'check_one_hot_labels' had been edited; it was graded as released."
+    twice = "The locked cell 'check_preprocess_images' appeared more than once; only its first copy was kept."
+    # One course made, then copied for the second door: the same gradebook, release and submissions.
+    built = classgrading.make_course(tmp_path / "plain", ["02_preprocess"], students)
+    with open(built / "nbgrader_config.py", "a") as config:
+        config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
+    nbgrader(built, "db", "assignment", "add", ASSIGNMENT, "--duedate=2027-01-01 00:00:00 UTC")
+    for student in students:
+        when = "03:00:00" if student == "late" else "00:00:00"
+        (built / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(f"2027-01-01 {when}.000000 UTC")
+    shutil.copytree(built, tmp_path / "class")
     for door in ("plain", "class"):
-        course = classgrading.make_course(tmp_path / door, ["02_preprocess"], students)
-        with open(course / "nbgrader_config.py", "a") as config:
-            config.write('\nc.LateSubmissionPlugin.penalty_method = "zero"\n')
-        nbgrader(course, "db", "assignment", "add", ASSIGNMENT, "--duedate=2027-01-01 00:00:00 UTC")
-        for student in students:
-            when = "03:00:00" if student == "late" else "00:00:00"
-            (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(f"2027-01-01 {when}.000000 UTC")
+        course = tmp_path / door
         if door == "plain":
             nbgrader(course, "autograde", ASSIGNMENT)
         else:
@@ -321,6 +417,10 @@ def test_late_broken_and_tamperer_through_both_doors(tmp_path):
             for exercise in ("preprocess_images", "one_hot_labels"):  # passed, wrong, not attempted, error, timeout, no notebook
                 assert (f"<tr><td>02_preprocess</td><td>{exercise}</td><td class='n'>2</td><td class='n'>0</td>"
                         "<td class='n'>0</td><td class='n'>0</td><td class='n'>0</td><td class='n'>1</td></tr>") in report
+            # nbgrader's record of each submission (its timestamp.txt, every grade) is what is_graded asks for.
+            assert [classgrading.is_graded(course, student) for student in students] == [True] * 3
+            again = classgrading.autograde_class(course, progress=False)
+            assert again["graded"] == [] and sorted(again["skipped"]) == sorted(students)
         nbgrader(course, "generate_feedback", ASSIGNMENT)
         nbgrader(course, "export", "--exporter=mnist_lessons.grading.export.LmsExportPlugin", "--to",
                  str(course / "lms.csv"))
@@ -328,21 +428,31 @@ def test_late_broken_and_tamperer_through_both_doors(tmp_path):
             rows = {row["student_id"]: row for row in csv.DictReader(file)}
         assert [rows["late"][key] for key in ("mnist", "mnist late penalty", "mnist raw score", "mnist/02_preprocess",
                                               "mnist/02_preprocess/check_one_hot_labels")] == ["0", "4", "4", "4", "2"]
-        assert rows["tamperer"]["mnist"] == "4" and rows["broken"]["mnist/02_preprocess/check_preprocess_images"] == "0"
+        assert rows["tamperer"]["mnist"] == "4"  # the edited check restored, the duplicated one graded once
+        assert rows["broken"]["mnist"] == "0" and rows["broken"]["mnist/02_preprocess/check_preprocess_images"] == "0"
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             notebook = {student: gradebook.find_submission_notebook("02_preprocess", ASSIGNMENT, student)
                         for student in students}
             # Every notebook graded without the sandbox carries that note, so is flagged: the late one too.
             assert [notebook[student].flagged for student in students] == [not isolated, True, True], door
+            assert [gradebook.find_submission(ASSIGNMENT, student).needs_manual_grade for student in students] == \
+                [False] * 3
             assert edited in gradebook.find_comment("one_hot_labels", "02_preprocess", ASSIGNMENT, "tamperer").comment
+            assert twice in gradebook.find_comment("preprocess_images", "02_preprocess", ASSIGNMENT, "tamperer").comment
             assert "could not be read as a notebook" in \
                 gradebook.find_comment("preprocess_images", "02_preprocess", ASSIGNMENT, "broken").comment
         feedback = {student: (course / "feedback" / student / ASSIGNMENT / "02_preprocess.html").read_text()
                     for student in students}
         assert "had been edited; it was graded as released." in feedback["tamperer"]
+        assert "appeared more than once; only its first copy was kept." in feedback["tamperer"]
         assert "could not be read as a notebook (it is not valid JSON" in feedback["broken"]
         assert ("Notes from the grader" in feedback["late"]) == (not isolated)
         assert "Late submission penalty" in feedback["late"]
+        for page in feedback.values():
+            assert "HIDDEN TESTS" not in page and "hidden=True" not in page
+        for student, folder in students.items():  # the submitted files themselves are never changed
+            submitted = course / "submitted" / student / ASSIGNMENT / "02_preprocess.ipynb"
+            assert submitted.read_bytes() == (folder / "02_preprocess.ipynb").read_bytes(), (door, student)
 
 
 def test_release_keeps_to_the_course_directory(tmp_path):
