@@ -1140,6 +1140,19 @@ def _measured_accuracy(epochs, batch_size):
 NEEDS_TRAINED_WEIGHTS = ("evaluate_model", "predict_labels")
 
 
+def _save_trained_weights(path):
+    """Write _trained_weights() to ``path`` (.npz), for graders to load instead of training (``_load_trained_weights``)."""
+    np.savez(path, **{f"w{index}": weight for index, weight in enumerate(_trained_weights())})
+
+
+def _load_trained_weights(path):
+    """From now on in this process, the weights ``_save_trained_weights`` wrote to ``path`` are _trained_weights()."""
+    global _trained_weights
+    with np.load(path, allow_pickle=False) as saved:
+        weights = tuple(saved[f"w{index}"] for index in range(len(saved.files)))
+    _trained_weights = lambda: weights  # noqa: E731 -- the name _trained_model calls
+
+
 @functools.lru_cache(maxsize=1)
 def _trained_weights():
     """Weights of the reference network after one seed-fixed epoch on the sample."""

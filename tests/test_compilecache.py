@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mnist_lessons.grading import compilecache, isolation
@@ -20,6 +21,11 @@ def test_warm_up_fills_the_cache_once(tmp_path, monkeypatch):
     folder = compilecache.ready("jax")
     assert folder == tmp_path / "cache" and (folder / compilecache.READY_FILE).is_file()
     assert len(list(folder.glob("jit_*"))) >= 10  # the training step, the evaluation and their parts
+    from mnist_lessons import checks
+
+    with np.load(compilecache.trained_weights(folder)) as saved:  # the checks' briefly trained network, saved
+        assert [saved[f"w{index}"].shape for index in range(len(saved.files))] == \
+            [weight.shape for weight in checks._fresh_model().get_weights()]
     monkeypatch.setattr(compilecache, "_warm", lambda folder: pytest.fail("warmed a second time"))
     assert compilecache.ready("jax") == folder
 

@@ -51,9 +51,11 @@ READY_FILE = "warmed"  # written once the trusted warm-up has run here, naming t
 WARMUP_SECONDS = 600  # the checks on the course's answers: about 15 s on 2 cores
 WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels",
                  "build_cnn")  # the checks that compile
+TRAINED_WEIGHTS_FILE = "trained_weights.npz"  # the checks' briefly trained network, saved by the warm-up
 NEVER_WRITE_SECONDS = 1e9  # a compilation this slow is never stored: reads only, for the grader's own process
 # What READY_FILE says: a cache warmed by another list of checks (an older version) is warmed again.
-READY_TEXT = f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache\n"
+READY_TEXT = (f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache, and saved "
+              f"{TRAINED_WEIGHTS_FILE}\n")
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
 
 
@@ -106,6 +108,14 @@ def read_in_this_process(folder):
                 jax.config.update(name, value)
         else:  # read at import: JAX_COMPILATION_CACHE_DIR, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS
             os.environ.update({name.upper(): str(value) for name, value in settings.items()})
+
+
+def trained_weights(folder):
+    """The warm-up's saved weights of the checks' briefly trained network in the cache ``folder``, or None."""
+    if folder is None:
+        return None
+    path = Path(folder) / TRAINED_WEIGHTS_FILE
+    return path if path.is_file() else None
 
 
 def own_variables(env=None):
@@ -187,14 +197,15 @@ def _warm(folder):
     env.update(child_variables(folder), KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0",
                OMP_NUM_THREADS="1", NBGRADER_EXECUTION="autograde")
     with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-        completed = subprocess.run([sys.executable, "-I", "-m", "mnist_lessons.grading.compilecache"],
+        completed = subprocess.run([sys.executable, "-I", "-m", "mnist_lessons.grading.compilecache", str(folder)],
                                    env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=WARMUP_SECONDS)
         if completed.returncode == 0:
             (folder / READY_FILE).write_text(READY_TEXT)
 
 
 def main():
-    """Run the checks that compile, on the course's own answers, visible and hidden, filling the cache."""
+    """Run the checks that compile, on the course's own answers, visible and hidden, filling the cache; then
+    save the checks' briefly trained network beside the programs (``trained_weights``)."""
     import importlib
     import warnings
 
@@ -208,6 +219,8 @@ def main():
         for hidden in (False, True):
             with checks._quiet():
                 getattr(checks, f"check_{name}")(answer, hidden=hidden)
+    with checks._quiet():
+        checks._save_trained_weights(Path(sys.argv[1]) / TRAINED_WEIGHTS_FILE)
 
 
 if __name__ == "__main__":

@@ -371,7 +371,7 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
     cache = compilecache.ready(_backend())  # programs the checks compile, compiled once, read-only
     compilecache.read_in_this_process(cache)  # before this process's first compilation: the replays' too
     request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
-               "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work)}
+               "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work, cache)}
     env = {
         "PATH": path_with_scripts(),
         "HOME": str(home),
@@ -429,17 +429,29 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
             "outputs": outputs}
 
 
-def _trained_weights_file(functions, skip, work):
-    """The checks' briefly trained network, trained here once and saved for the child, when its checks need it."""
+def _trained_weights_file(functions, skip, work, cache):
+    """The checks' briefly trained network, for the child, when its checks need it: trained once.
+
+    The warm-up of the compilation cache saves it there, so neither this process nor the child trains it
+    (this process loads it for its replays, once); without a cache, it is trained here and saved for the child.
+    """
     from mnist_lessons import checks
 
     if not set(checks.NEEDS_TRAINED_WEIGHTS) & (set(functions) - set(skip)):
         return None
+    saved = compilecache.trained_weights(cache)
     with _REPLAY_LOCK:  # the checks swap sys.stdout and fd 2 while they train
-        weights = checks._trained_weights()
-    path = work / "trained_weights.npz"
-    np.savez(path, **{f"w{index}": weight for index, weight in enumerate(weights)})
+        if saved is not None:
+            if not _LOADED_WEIGHTS:
+                checks._load_trained_weights(saved)
+                _LOADED_WEIGHTS.append(saved)
+            return str(saved)
+        path = work / "trained_weights.npz"
+        checks._save_trained_weights(path)
     return str(path)
+
+
+_LOADED_WEIGHTS = []  # the warm-up's saved weights, once loaded here
 
 
 def _read_outputs(path, program):
