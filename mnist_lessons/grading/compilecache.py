@@ -93,21 +93,18 @@ def child_variables(folder):
 def read_in_this_process(folder):
     """Let this (trusted, grading) process's JAX read the warmed cache ``folder``, and write nothing to it.
 
-    JAX settles on its cache at its first compilation: in a process that
-    compiled before (a test run calling the grader), this changes nothing.
+    Set in JAX's config, not the environment, so that no process this one
+    starts inherits it. JAX settles on its cache at its first compilation:
+    in a process that compiled before (a test run calling the grader), this
+    changes nothing.
     """
     if folder is None:
         return
-    settings = {"jax_compilation_cache_dir": str(folder),
-                "jax_persistent_cache_min_compile_time_secs": NEVER_WRITE_SECONDS}
     with _LOCK:
-        if "jax" in sys.modules:
-            import jax
+        import jax
 
-            for name, value in settings.items():
-                jax.config.update(name, value)
-        else:  # read at import: JAX_COMPILATION_CACHE_DIR, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS
-            os.environ.update({name.upper(): str(value) for name, value in settings.items()})
+        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", NEVER_WRITE_SECONDS)
 
 
 def trained_weights(folder):

@@ -369,7 +369,6 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
     home = work / "home"
     home.mkdir()
     cache = compilecache.ready(_backend())  # programs the checks compile, compiled once, read-only
-    compilecache.read_in_this_process(cache)  # before this process's first compilation: the replays' too
     request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
                "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work, cache)}
     env = {
@@ -402,6 +401,7 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
                 process.stdin.close()
             except BrokenPipeError:
                 pass
+            compilecache.read_in_this_process(cache)  # for the replays; imports JAX while the child runs
             reason = _watch(process, out / "progress.jsonl", log, limits, work)
         finally:
             _kill(process)  # its whole process group, whatever it started, even after a clean exit
