@@ -443,16 +443,16 @@ def _trained_weights_file(functions, skip, work, cache):
     saved = compilecache.trained_weights(cache)
     with _REPLAY_LOCK:  # the checks swap sys.stdout and fd 2 while they train
         if saved is not None:
-            if not _LOADED_WEIGHTS:
+            if _LOADED_WEIGHTS.get("path") != saved:  # the replays here must use the child's weights
                 checks._load_trained_weights(saved)
-                _LOADED_WEIGHTS.append(saved)
+                _LOADED_WEIGHTS["path"] = saved
             return str(saved)
         path = work / "trained_weights.npz"
         checks._save_trained_weights(path)
     return str(path)
 
 
-_LOADED_WEIGHTS = []  # the warm-up's saved weights, once loaded here
+_LOADED_WEIGHTS = {}  # "path": the warm-up's saved weights last loaded here
 
 
 def _read_outputs(path, program):
