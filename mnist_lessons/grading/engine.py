@@ -369,7 +369,8 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
     out.mkdir()
     home = work / "home"
     home.mkdir()
-    cache = compilecache.ready(_backend())  # programs the checks compile, compiled once, read-only
+    backend = _backend()  # the same backend as this process: replays must agree
+    cache = compilecache.ready(backend)  # programs the checks compile, compiled once, read-only
     request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
                "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work, cache)}
     env = {
@@ -379,7 +380,7 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(home / "matplotlib"),
         "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
-        "KERAS_BACKEND": _backend(),  # the same backend as this process: replays must agree
+        "KERAS_BACKEND": backend,
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONHASHSEED": "0",
         "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
@@ -434,7 +435,7 @@ def _trained_weights_file(functions, skip, work, cache):
     """The checks' briefly trained network, for the child, when its checks need it: trained once.
 
     The warm-up of the compilation cache saves it there, so neither this process nor the child trains it
-    (this process loads it for its replays, once); without a cache, it is trained here and saved for the child.
+    (this process loads it for its replays); without a cache, it is trained here and saved for the child.
     """
     from mnist_lessons import checks
 
@@ -443,16 +444,11 @@ def _trained_weights_file(functions, skip, work, cache):
     saved = compilecache.trained_weights(cache)
     with _REPLAY_LOCK:  # the checks swap sys.stdout and fd 2 while they train
         if saved is not None:
-            if _LOADED_WEIGHTS.get("path") != saved:  # the replays here must use the child's weights
-                checks._load_trained_weights(saved)
-                _LOADED_WEIGHTS["path"] = saved
+            checks._load_trained_weights(saved)  # the replays here use the child's weights (1.6 MB, read once a lesson)
             return str(saved)
         path = work / "trained_weights.npz"
         checks._save_trained_weights(path)
     return str(path)
-
-
-_LOADED_WEIGHTS = {}  # "path": the warm-up's saved weights last loaded here
 
 
 def _read_outputs(path, program):
