@@ -24,7 +24,7 @@ import mnist_lessons
 from mnist_lessons.grading import engine, isolation
 from mnist_lessons.grading.registry import HINTS
 
-from test_autograder import GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
+from test_autograder import FIND_CHANNEL, GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
 
 CONFINED = isolation.bubblewrap()[0] is not None
 needs_bubblewrap = pytest.mark.skipif(not CONFINED, reason=f"no sandbox here: {isolation.bubblewrap()[1]}")
@@ -361,14 +361,14 @@ def test_folders_nested_too_deep_cost_the_function_only(tmp_path):
 
 
 @pytest.mark.parametrize("forgery, words", [
-    ("open('results/preprocess_images-999.npy', 'wb').write(b'\\x93NUMPY\\x01\\x00v\\x00' + "
+    ("SEND('preprocess_images-999.npy', b'\\x93NUMPY\\x01\\x00v\\x00' + "
      "(\"{'descr': '<f8', 'fortran_order': False, 'shape': (10000000000000,), }\".ljust(117) + '\\n').encode()"
      " + bytes(64))", "claims more than it holds"),
-    ("open('results/preprocess_images.json', 'w').write('[' + '[],' * (4 * 1024**2) + '[]]')", "more than"),
+    ("SEND('preprocess_images.json', ('[' + '[],' * (4 * 1024**2) + '[]]').encode())", "more than"),
 ], ids=["npy-header-claims-73-TiB", "json-record-of-16-MB"])
 def test_forged_records_cost_the_function_not_the_grader(tmp_path, forgery, words):
     """Does a record forged after its function ran (a huge .npy header, a vast JSON) zero that function, and only it?"""
-    one_hot = ("def one_hot_labels(labels, num_classes=10):\n"
+    one_hot = (FIND_CHANNEL + "def one_hot_labels(labels, num_classes=10):\n"
                f"    {forgery}\n"
                "    import numpy as np\n"
                "    return np.eye(num_classes, dtype='float32')[labels]\n")
@@ -379,11 +379,11 @@ def test_forged_records_cost_the_function_not_the_grader(tmp_path, forgery, word
 
 
 def test_repeated_start_events_restart_no_clock(tmp_path):
-    """Can a function outrun its time limit by writing "start" events for itself into the progress file?"""
-    body = ("import json, time\n"
+    """Can a function outrun its time limit by sending "start" events for itself to the progress file?"""
+    body = (FIND_CHANNEL + "import json, time\n"
             "for i in range(10):\n"
-            "    with open('results/progress.jsonl', 'a') as f:\n"
-            "        f.write(json.dumps({'kind': 'call', 'name': 'preprocess_images', 'phase': 'start'}) + '\\n')\n"
+            "    SEND('progress.jsonl', (json.dumps({'kind': 'call', 'name': 'preprocess_images', 'phase': 'start'})"
+            " + '\\n').encode(), mode='a')\n"
             "    time.sleep(1)\n")
     result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))  # FAST: 4 s a function
     assert_zero_and_rest_graded(result, "preprocess_images", "took longer than 4 s")

@@ -3,7 +3,9 @@
 - ``registry``         the graded exercises: names, lessons, points, answer keys
 - ``notebooks``        a submitted notebook read as data and repaired by one rule
 - ``engine``           runs a notebook in the sandbox and decides each verdict
+- ``forkserver``       one sandboxed server per student, Keras imported once, a child forked per lesson
 - ``sandbox``          the child process the learner's code runs in
+- ``channel``          the pipe a child sends its results down
 - ``isolation``        bubblewrap around that child
 - ``compilecache``     XLA programs compiled once per machine, read-only to the child
 - ``processes``        which processes descend from which, from /proc

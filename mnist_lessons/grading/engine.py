@@ -3,8 +3,9 @@
 The three doors use it the same way: the learner's check cell gives the same
 verdict by running the same checks in the learner's own kernel (honour
 system); ``pytest autograder/`` calls ``grade_submission``; nbgrader calls
-``grade_notebook`` from the preprocessor that takes the place of its Execute
-step (``preprocessors.py``)::
+``grade_ahead`` at a student's first notebook and ``grade_notebook`` at each,
+from the preprocessor that takes the place of its Execute step
+(``preprocessors.py``)::
 
     from mnist_lessons.grading.engine import grade_submission
     grade = grade_submission("course/mnist")      # or a learner's folder of the lesson notebooks
@@ -20,19 +21,24 @@ How a lesson is graded, and why:
    shell, in order: set-up cells, the learner's exercises and cells of their
    own, and in the nbgrader door the demonstrations too, whose outputs then
    fill the autograded notebook. Check cells never run there.
-3. The child is started with ``python -I`` in an empty temporary folder, with
-   a scrubbed environment, no stdin and output to a file, inside bubblewrap
-   (``isolation.py``): as nobody, on a read-only view of only what it needs,
-   with no network and its own PID namespace. Where bubblewrap cannot run,
-   every grade says "graded without isolation". Limits, watched from here:
-   ``FUNCTION_SECONDS`` per graded function, ``CELL_SECONDS`` per cell,
-   ``NOTEBOOK_SECONDS`` per run, ``LESSON_SECONDS`` per lesson, memory, number
-   of processes, output, and bytes written to its folder (``RLIMIT_FSIZE`` per
-   file, set in the child before any learner code). A child past one is killed
-   with SIGKILL, with every process it started, which no handler can refuse.
+3. The child is forked from the submission's fork server
+   (``forkserver.py``), started with ``python -I`` in an empty folder, with a
+   scrubbed environment, inside bubblewrap (``isolation.py``): as nobody, on
+   a read-only view of only what it needs, with no network and its own PID
+   namespace. The server imports Keras once for all of a student's lessons,
+   which run side by side as its children; a lesson whose child does not end
+   cleanly there is graded again in a server of its own (``_run_child``).
+   Where bubblewrap cannot run, every grade says "graded without isolation".
+   Limits, watched from here: ``FUNCTION_SECONDS`` per graded function,
+   ``CELL_SECONDS`` per cell, ``NOTEBOOK_SECONDS`` per run,
+   ``LESSON_SECONDS`` per lesson, memory, number of processes, output, and
+   bytes written to its folder (``RLIMIT_FSIZE`` per file, set before any
+   learner code). A child past one is killed with SIGKILL, with every
+   process it started, which no handler can refuse.
 4. The child runs each lesson check, from its own pristine copy of the
    checks, with the learner's function wrapped in a recorder that writes
-   what came back as data: JSON and ``.npy`` files (read here with
+   what came back as data: JSON and ``.npy`` files, sent down a pipe of its
+   own into a folder only this process sees (``channel.py``; read here with
    ``allow_pickle=False``), a Keras model as its JSON config (rebuilt here in
    Keras' ``safe_mode``, which refuses Python lambdas) and weights.
 5. Here, in the grader's process, the same check runs again with a stand-in
@@ -48,7 +54,9 @@ How a lesson is graded, and why:
 import concurrent.futures
 import contextlib
 import dataclasses
+import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -67,8 +75,7 @@ import numpy as np
 from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
-from mnist_lessons.grading import compilecache, isolation, notebooks
-from mnist_lessons.grading.processes import trees
+from mnist_lessons.grading import channel, compilecache, forkserver, isolation, notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
@@ -79,6 +86,9 @@ SUBMISSION_SECONDS = 1800.0  # a student's lessons together; a complete one take
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
 MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
+MAX_RESULTS_BYTES = 2 * 1024**3  # all one child may send the grader (channel.py): records, outputs, progress
+MAX_RESULT_FILES = 10_000  # files it may send; the checks' records are a few dozen
+READER_SECONDS = 10.0  # how long the grader waits, once a child is killed, for its pipes to close
 MAX_PROGRESS_BYTES = 4 * 1024**2  # the child's progress events: a few lines a cell
 MAX_RECORD_BYTES = 256 * 1024**2  # one function's recorded results, arrays included (the sample is 47 MB)
 MAX_ARRAYS = 1_000  # arrays one function's record may hold; the checks' calls return a few dozen
@@ -169,33 +179,42 @@ class Limits:
 
 
 def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(), jobs=None):
-    """Grade the lesson notebooks in ``folder`` (all of them, or ``lessons``); lessons run side by side."""
+    """Grade the lesson notebooks in ``folder`` (all of them, or ``lessons``) side by side, in one sandbox."""
     folder = Path(folder)
     lessons = list(lessons or LESSONS)
-    jobs = jobs or max(1, min(len(lessons), os.cpu_count() or 1))
-    if limits.deadline is None:
-        limits = dataclasses.replace(limits, deadline=time.monotonic() + limits.submission_seconds)
-    started = sorted(lessons, key=lambda lesson: LONGEST_FIRST.index(lesson) if lesson in LONGEST_FIRST
-                     else len(LONGEST_FIRST))
-    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = {lesson: pool.submit(grade_lesson, folder / f"{lesson}.ipynb", lesson,
-                                       release_dir=release_dir, limits=limits) for lesson in started}
-        return SubmissionGrade(str(folder), {lesson: futures[lesson].result() for lesson in lessons})
+    limits = _with_deadline(limits)
+    grades, readable = {}, {}
+    for lesson in lessons:
+        submission, grade = read_submitted(folder / f"{lesson}.ipynb", lesson)
+        if grade is not None:
+            grades[lesson] = grade
+        else:
+            readable[lesson] = submission
+    with Sandboxes(keep_outputs=False, shared=len(readable) > 1) as sandboxes:
+        grades.update(side_by_side(
+            readable, jobs, lambda lesson, submission: grade_notebook(
+                submission, lesson, release=read_release(lesson, release_dir), limits=limits, sandboxes=sandboxes)[0]))
+    return SubmissionGrade(str(folder), {lesson: grades[lesson] for lesson in lessons})
 
 
 def grade_lesson(path, lesson, *, release_dir=None, limits=Limits()):
     """Grade one lesson notebook file (the pytest door); never raises for anything the submission does."""
-    path = Path(path)
-    release = read_release(lesson, release_dir)
-    try:
-        submission = notebooks.read_notebook(path)
-    except FileNotFoundError:
-        return zero_lesson(lesson, f"{path.name} is missing from {path.parent}: nothing of lesson {lesson} "
-                                   "could be graded.")
-    except notebooks.NotebookError as err:
-        return zero_lesson(lesson, notebooks.unreadable_note(path.name, err))
-    grade, _ = grade_notebook(submission, lesson, release=release, limits=limits)
+    submission, grade = read_submitted(Path(path), lesson)
+    if grade is not None:
+        return grade
+    grade, _ = grade_notebook(submission, lesson, release=read_release(lesson, release_dir), limits=limits)
     return grade
+
+
+def read_submitted(path, lesson):
+    """(the notebook at ``path``, None), or (None, the zero grade of a lesson whose notebook is missing or unreadable)."""
+    try:
+        return notebooks.read_notebook(path), None
+    except FileNotFoundError:
+        return None, zero_lesson(lesson, f"{path.name} is missing from {path.parent}: nothing of lesson {lesson} "
+                                         "could be graded.")
+    except notebooks.NotebookError as err:
+        return None, zero_lesson(lesson, notebooks.unreadable_note(path.name, err))
 
 
 def read_release(lesson, release_dir=None):
@@ -211,29 +230,84 @@ def zero_lesson(lesson, message):
     return grade
 
 
-def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstrations=False, repaired=()):
+def side_by_side(items, jobs, grade):
+    """{key: grade(key, item)} for each of ``items`` ({lesson: ...}), the longest lessons started first."""
+    if not items:
+        return {}
+    jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
+    started = sorted(items, key=lambda lesson: LONGEST_FIRST.index(lesson) if lesson in LONGEST_FIRST
+                     else len(LONGEST_FIRST))
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = {lesson: pool.submit(grade, lesson, items[lesson]) for lesson in started}
+        return {lesson: futures[lesson].result() for lesson in items}
+
+
+def _with_deadline(limits):
+    if limits.deadline is None:
+        return dataclasses.replace(limits, deadline=time.monotonic() + limits.submission_seconds)
+    return limits
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What grading one notebook's code decided: each function's message (None: passed), the notes, the outputs."""
+
+    messages: dict
+    notes: list
+    outputs: dict  # cell index -> (outputs, execution_count), with demonstrations
+
+
+def grade_ahead(submissions, *, limits=Limits(), jobs=None):
+    """Run the notebooks of one submission side by side with their demonstrations: {key: Outcome}, for grade_notebook.
+
+    nbgrader grades a student's notebooks one after another; its door calls this at the first of them
+    (``preprocessors.GradeInSandbox``), so that all run at once in one sandbox, and each later notebook
+    finds its outcome ready. ``submissions``: {lesson: (notebook, release)}. An outcome is used only for
+    a notebook whose program (the code it runs, cell by cell) is the same as the one graded here.
+    """
+    limits = _with_deadline(limits)
+
+    def grade(lesson, item):
+        submission, release = item
+        cells, _ = notebooks.repair(submission, release)
+        program = _program(cells, lesson, release, demonstrations=True)
+        return program_key(lesson, program, True), _grade_program(program, lesson, limits, True, sandboxes)
+
+    with Sandboxes(keep_outputs=True, shared=len(submissions) > 1) as sandboxes:
+        return dict(side_by_side(submissions, jobs, grade).values())
+
+
+def program_key(lesson, program, demonstrations):
+    """A digest of what a notebook's child would run: the same key, the same outcome."""
+    text = json.dumps([lesson, demonstrations, program], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstrations=False, repaired=(),
+                   sandboxes=None, graded=None):
     """Grade one notebook (a dict); return (LessonGrade, repaired cells).
 
     With ``demonstrations``, every code cell runs but the checks (the nbgrader
     door), and each repaired code cell comes back with the outputs it made.
     ``repaired``: the notes of a repair made before (nbgrader's door repairs in
     its sanitizing stage), which this one, of a repaired notebook, cannot see.
+    ``sandboxes``: the submission's sandboxes (``grade_submission``); else one of its own.
+    ``graded``: outcomes of ``grade_ahead``; the one for this notebook's program is taken from it, and run no more.
     """
     started = time.perf_counter()
     cells, notes = notebooks.repair(submission, release)
     notes = list(dict.fromkeys([*repaired, *notes]))
-    grade = LessonGrade(lesson, {}, notes=notes)
     program = _program(cells, lesson, release, demonstrations)
-    run = _run_child(program, lesson, limits, keep_outputs=demonstrations)
-    grade.notes.extend(run.notes)
+    outcome = graded.pop(program_key(lesson, program, demonstrations), None) if graded else None
+    if outcome is None:
+        with contextlib.ExitStack() as stack:
+            if sandboxes is None:
+                sandboxes = stack.enter_context(Sandboxes(keep_outputs=demonstrations, shared=False))
+            outcome = _grade_program(program, lesson, limits, demonstrations, sandboxes)
+    grade = LessonGrade(lesson, {}, notes=list(dict.fromkeys([*notes, *outcome.notes])))
     for exercise in _exercises(lesson):
         name = exercise.name
-        if name in run.problems:
-            message = run.problems[name]
-        elif name not in run.recorded:
-            message = f"{name} could not be graded: the grading process stopped before it."
-        else:
-            message = _replay_check(name, run.recorded[name])
+        message = outcome.messages[name]
         passed = message is None
         if not passed and notebooks.deleted_note(name, True) in notes:
             message = f"{notebooks.deleted_note(name, True)} {message}"
@@ -242,9 +316,24 @@ def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstratio
     if demonstrations:
         for entry in program:
             cell = cells[entry["index"]]
-            cell["outputs"], cell["execution_count"] = run.outputs.get(entry["index"], ([], None))
+            cell["outputs"], cell["execution_count"] = outcome.outputs.get(entry["index"], ([], None))
     grade.seconds = time.perf_counter() - started
     return grade, cells
+
+
+def _grade_program(program, lesson, limits, demonstrations, sandboxes):
+    """Run ``program`` in the sandbox and replay each check here on what it recorded: the Outcome."""
+    run = _run_child(program, lesson, limits, demonstrations, sandboxes)
+    messages = {}
+    for exercise in _exercises(lesson):
+        name = exercise.name
+        if name in run.problems:
+            messages[name] = run.problems[name]
+        elif name not in run.recorded:
+            messages[name] = f"{name} could not be graded: the grading process stopped before it."
+        else:
+            messages[name] = _replay_check(name, run.recorded[name])
+    return Outcome(messages, run.notes, run.outputs)
 
 
 def _exercises(lesson):
@@ -282,17 +371,18 @@ class _ChildRun:
     outputs: dict = dataclasses.field(default_factory=dict)  # cell index -> (outputs, execution_count)
 
 
-def _run_child(program, lesson, limits, keep_outputs=False):
+def _run_child(program, lesson, limits, keep_outputs, sandboxes):
     """Run the sandbox until every function is recorded or given up on, within the lesson's time budget."""
     run = _ChildRun()
     functions = list(LESSONS[lesson])
     skip = []
+    alone = not sandboxes.shared
     started = time.monotonic()
     while True:
         if limits.deadline is not None and time.monotonic() >= limits.deadline:
             _give_up(run, functions, _past_deadline(limits))
             break
-        outcome = _run_child_once(program, lesson, functions, skip, limits, keep_outputs)
+        outcome = _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits)
         run.recorded.update(outcome["recorded"])
         run.outputs.update(outcome["outputs"])
         for note in outcome["notes"]:
@@ -301,24 +391,32 @@ def _run_child(program, lesson, limits, keep_outputs=False):
         culprit, reason = outcome["culprit"], outcome["reason"]
         if culprit is None:
             break
-        ids = [entry["id"] for entry in program]
-        if culprit.startswith("cell:") and culprit[5:] in ids:
-            # The process died or hung in a cell: an exercise's cell costs that exercise; a
-            # set-up cell or one the learner added is left out, and the rest runs again.
-            cell_id = culprit[5:]
-            if cell_id in functions:
-                run.problems[cell_id] = f"Running the cell where you write {cell_id} {reason}, so {cell_id} earns nothing."
-            run.notes.append(f"The cell {cell_id!r} {reason}; it was left out to grade the rest.")
-            for entry in program:
-                if entry["id"] == cell_id:
-                    run.outputs[entry["index"]] = ([_stopped_output(reason)], None)
-            program = [entry for entry in program if entry["id"] != cell_id]
-        elif culprit in functions and culprit not in skip:
-            run.problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
-        else:  # nothing to leave out that would let another run get further
-            _give_up(run, functions, f"the grading process {reason}")
-            break
-        skip = sorted(set(skip) | set(run.problems) | set(run.recorded))  # run only what is left
+        if not alone:
+            # In the sandbox the student's lessons share, another of them could have stopped this one (a
+            # signal, a full /tmp): graded again in a sandbox of its own, what goes wrong is its own doing.
+            # What it recorded stands: no other lesson can write its results.
+            alone = True
+            skip = sorted(set(skip) | set(run.recorded))
+        else:
+            ids = [entry["id"] for entry in program]
+            if culprit.startswith("cell:") and culprit[5:] in ids:
+                # The process died or hung in a cell: an exercise's cell costs that exercise; a
+                # set-up cell or one the learner added is left out, and the rest runs again.
+                cell_id = culprit[5:]
+                if cell_id in functions:
+                    run.problems[cell_id] = (f"Running the cell where you write {cell_id} {reason}, so {cell_id} "
+                                             "earns nothing.")
+                run.notes.append(f"The cell {cell_id!r} {reason}; it was left out to grade the rest.")
+                for entry in program:
+                    if entry["id"] == cell_id:
+                        run.outputs[entry["index"]] = ([_stopped_output(reason)], None)
+                program = [entry for entry in program if entry["id"] != cell_id]
+            elif culprit in functions and culprit not in skip:
+                run.problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
+            else:  # nothing to leave out that would let another run get further
+                _give_up(run, functions, f"the grading process {reason}")
+                break
+            skip = sorted(set(skip) | set(run.problems) | set(run.recorded))  # run only what is left
         if all(name in run.recorded or name in run.problems for name in functions):
             break
         if time.monotonic() - started > limits.lesson_seconds:
@@ -345,12 +443,19 @@ def _stopped_output(reason):
             "traceback": [f"The grader stopped this cell: it {reason}."]}
 
 
-def _run_child_once(program, lesson, functions, skip, limits, keep_outputs):
-    work = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
+def _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits):
+    """One run of a child, in the submission's shared sandbox or, ``alone``, in the lesson's own."""
     try:
-        return _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs)
+        server = sandboxes.server(lesson, alone)
+    except forkserver.ServerError as err:
+        return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})", "notes": [],
+                "outputs": {}}
+    work, private = sandboxes.folders(lesson)
+    try:
+        return _run_child_in(server, work, private, program, lesson, functions, skip, limits, sandboxes)
     finally:
         _remove_tree(work)
+        _remove_tree(private)
 
 
 def _remove_tree(folder):
@@ -364,51 +469,29 @@ def _remove_tree(folder):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
-def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
-    out = work / "results"
+def _run_child_in(server, work, private, program, lesson, functions, skip, limits, sandboxes):
+    """Fork a child in ``work`` (its folder in the sandbox), watch it, and read what it sent into ``private``."""
+    out = private / "results"
     out.mkdir()
-    home = work / "home"
-    home.mkdir()
-    backend = _backend()  # the same backend as this process: replays must agree
-    cache = compilecache.ready(backend)  # programs the checks compile, compiled once, read-only
-    request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip, "out": str(out),
-               "keep_outputs": keep_outputs, "trained_weights": _trained_weights_file(functions, skip, work, cache)}
-    env = {
-        "PATH": path_with_scripts(),
-        "HOME": str(home),
-        "KERAS_HOME": str(home / ".keras"),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(home / "matplotlib"),
-        "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
-        "KERAS_BACKEND": backend,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONHASHSEED": "0",
-        "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
-    }
-    if not keep_outputs:
-        env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
-    if cache is not None:
-        env.update(compilecache.child_variables(cache))
-    command, unconfined = isolation.confine([sys.executable, "-I", "-m", "mnist_lessons.grading.sandbox"], work,
-                                            read_only=[cache] if cache is not None else [])
-    log_path = work / "output.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=work, env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group and session, killed as one
-        )
-        try:
-            try:
-                process.stdin.write(json.dumps(request).encode())
-                process.stdin.close()
-            except BrokenPipeError:
-                pass
-            compilecache.read_in_this_process(cache)  # for the replays; imports JAX while the child runs
-            reason = _watch(process, out / "progress.jsonl", log, limits, work)
-        finally:
-            _kill(process)  # its whole process group, whatever it started, even after a clean exit
-    if out.is_symlink() or not out.is_dir():  # the child swapped its results folder: nothing in it is read
-        out = work / "results (replaced by the child)"
+    keep_outputs = sandboxes.keep_outputs
+    request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip,
+               "keep_outputs": keep_outputs,
+               "trained_weights": _trained_weights_file(functions, skip, work, sandboxes.cache)}
+    try:
+        child = server.fork(work)
+    except forkserver.ServerError as err:
+        return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})",
+                "notes": [server.note] if server.note else [], "outputs": {}}
+    receiver = channel.Receiver(child.results, str(out), max_bytes=MAX_RESULTS_BYTES, max_files=MAX_RESULT_FILES)
+    output = _Output(child.output, private / "output.log", limits.output_bytes)
+    threading.Thread(target=_send_request, args=(child.request, request), daemon=True).start()
+    try:
+        compilecache.read_in_this_process(sandboxes.cache)  # for the replays; imports JAX while the child runs
+        reason = _watch(child, out / "progress.jsonl", output, limits, work)
+    finally:
+        child.kill()  # it and whatever it started, even after a clean exit
+        receiver.join(READER_SECONDS)
+        output.join(READER_SECONDS)
     events = _events(out / "progress.jsonl")
     recorded = {}
     for name in functions:
@@ -416,19 +499,144 @@ def _run_child_in(work, program, lesson, functions, skip, limits, keep_outputs):
             recorded[name] = _load_record(out, name)
     culprit = None
     if reason is None and not any(e.get("kind") == "done" for e in events):
-        returncode = process.returncode
-        if not unconfined and returncode is not None and returncode > 128:
-            returncode = 128 - returncode  # bubblewrap reports a death by signal N as 128 + N
-        reason = _death_reason(returncode)
+        if receiver.problem is not None:
+            reason = f"sent the grader results it could not read ({receiver.problem})"
+        elif child.returncode is None:
+            reason = "stopped with the sandbox it ran in (its server was killed?)"
+        else:
+            reason = _death_reason(child.returncode)
     if reason is not None:
         culprit = _culprit(events)
         if culprit is None:
             culprit = "cell:set-up"
-    notes = [unconfined] if unconfined else []
+    notes = [server.note] if server.note else []
     notes += [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
     outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
     return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes,
             "outputs": outputs}
+
+
+def _send_request(descriptor, request):
+    """Write the request down the child's pipe (a thread: it may be larger than the pipe holds), then close it."""
+    try:
+        data = memoryview(json.dumps(request).encode())
+        while data:
+            data = data[os.write(descriptor, data):]
+    except OSError:
+        pass  # the child is gone: its run says why
+    finally:
+        os.close(descriptor)
+
+
+class _Output:
+    """What the child prints, read from its pipe into a file by a thread: at most ``limit`` bytes are kept, and
+    ``size`` counts them all, so that output without end is seen (and the child never blocks on a full pipe)."""
+
+    def __init__(self, descriptor, path, limit):
+        self.descriptor, self.path, self.limit = descriptor, path, limit
+        self.size = 0
+        self._thread = threading.Thread(target=self._run, name="output-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            with open(self.path, "wb") as file:
+                while True:
+                    chunk = os.read(self.descriptor, 1024 * 1024)
+                    if not chunk:
+                        break
+                    if self.size <= self.limit:
+                        file.write(chunk[:self.limit + 1 - self.size])
+                    self.size += len(chunk)
+        finally:
+            os.close(self.descriptor)
+
+    def join(self, timeout):
+        self._thread.join(timeout)
+
+
+class Sandboxes:
+    """The fork servers (``forkserver.py``) that grade one submission, and the folders of their children.
+
+    ``shared``: the lessons share one server (started at the first fork), each
+    graded again in a server of its own when its run does not end cleanly
+    (``_run_child``); else every lesson has its own from the start. The
+    servers' sandboxes see only the folders made for their children.
+    """
+
+    def __init__(self, keep_outputs, shared):
+        self.keep_outputs = keep_outputs
+        self.shared = shared
+        self.backend = _backend()  # the same backend as this process: replays must agree
+        self.cache = compilecache.ready(self.backend)  # programs the checks compile, compiled once, read-only
+        self.root = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
+        self.scratch = self.root / "sandbox"  # what the sandboxes see and write: the children's folders, a home
+        self.scratch.mkdir()
+        (self.scratch / "home").mkdir()
+        self.private = self.root / "grader"  # what only the grader sees: what each child sent, its output
+        self.private.mkdir()
+        self._servers = {}  # None (the shared one) or a lesson -> Server
+        self._lock = threading.Lock()
+        self._count = itertools.count(1)
+
+    def server(self, lesson, alone):
+        """The running server for ``lesson``: the shared one, or (``alone``) the lesson's own; started if need be."""
+        key = lesson if alone or not self.shared else None
+        with self._lock:
+            server = self._servers.get(key)
+            if server is not None and not server.alive:
+                server.close()
+                server = None
+            if server is None:
+                number = next(self._count)
+                server = forkserver.Server(self.scratch, self._environment(), keras=self.backend == "jax",
+                                           read_only=[self.cache] if self.cache is not None else [],
+                                           log=self.private / f"server-{number}.log")
+                self._servers[key] = server
+                server.start()
+            return server
+
+    def folders(self, lesson):
+        """A new working folder for a child of ``lesson`` in the sandbox, and a folder for what it sends, outside."""
+        name = f"{lesson}-{next(self._count)}"
+        work, private = self.scratch / name, self.private / name
+        work.mkdir()
+        private.mkdir()
+        isolation.hand_over(work)
+        return work, private
+
+    def _environment(self):
+        home = self.scratch / "home"
+        env = {
+            "PATH": path_with_scripts(),
+            "HOME": str(home),
+            "KERAS_HOME": str(home / ".keras"),
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+            "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
+            "KERAS_BACKEND": self.backend,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
+        }
+        if not self.keep_outputs:
+            env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
+        if self.cache is not None:
+            env.update(compilecache.child_variables(self.cache))
+        return env
+
+    def close(self):
+        with self._lock:
+            for server in self._servers.values():
+                server.close()
+            self._servers.clear()
+        _remove_tree(self.root)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _trained_weights_file(functions, skip, work, cache):
@@ -499,19 +707,19 @@ def _is_output(output):
     return output["output_type"] != "error" or all(isinstance(line, str) for line in output["traceback"])
 
 
-def _watch(process, progress_path, log, limits, work):
-    """Wait for the child; kill it when it overruns a limit. Return None, or why it was stopped."""
+def _watch(child, progress_path, output, limits, work):
+    """Wait for the child to end; kill it when it overruns a limit. Return None, or why it was stopped."""
     started = time.monotonic()
     call_started, current = None, None
     first_started = {}  # (kind, name) -> when its first start was seen: a repeated "start" restarts no clock
     polls = 0
-    members, threads, hidden = [process.pid], 1, 0
-    while process.poll() is None:
+    members, threads, hidden = [child.pid], 1, 0
+    while not child.ended():
         now = time.monotonic()
         polls += 1
         rescan = polls % TREE_POLLS == 1
         if rescan:
-            members = _members(process.pid)
+            members = sorted(child.members())
             threads, hidden = _threads_and_hidden_bytes(members)
         events = _events(progress_path)
         last = events[-1] if events else None
@@ -536,10 +744,10 @@ def _watch(process, progress_path, log, limits, work):
         elif rescan and _folder_bytes(work) > SCRATCH_BYTES:
             reason = (f"filled its folder (more than {SCRATCH_BYTES / 1024**3:g} GiB, or {SCRATCH_ENTRIES:,} "
                       "files)")
-        elif os.fstat(log.fileno()).st_size > limits.output_bytes:  # our own descriptor: no path to swap
+        elif output.size > limits.output_bytes:
             reason = f"printed more than {limits.output_bytes / 1024**2:g} MB of output (output without end?)"
         if reason:
-            _kill(process)
+            child.kill()
             return reason
         time.sleep(POLL_SECONDS)
     return None
@@ -547,22 +755,6 @@ def _watch(process, progress_path, log, limits, work):
 
 def _limit_of(event, limits):
     return limits.function_seconds if event.get("kind") == "call" else limits.cell_seconds
-
-
-def _kill(process):
-    """SIGKILL the child and every process it started.
-
-    Bubblewrap's PID namespace ends with its first process, which dies with the child we started. Without
-    it, the child's process group, its session and its descendants are killed one by one (a grandchild that
-    made a session of its own and left its parent is out of reach: one reason to have bubblewrap).
-    """
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    for member in _members(process.pid):
-        if member != os.getpid():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(member, signal.SIGKILL)
-    process.wait()
 
 
 def _resident_bytes(pids):
@@ -575,11 +767,6 @@ def _resident_bytes(pids):
         except (OSError, ValueError, IndexError):
             pass  # not Linux, or the process just ended
     return total
-
-
-def _members(root):
-    """The process ``root`` and every process under it or in its session (bubblewrap's sandbox is a grandchild)."""
-    return sorted(trees([root], sessions=[root]) | {root})
 
 
 def _folder_bytes(folder):

@@ -81,7 +81,10 @@ def bubblewrap():
 def confine(command, scratch, read_only=()):
     """``command`` wrapped so that it runs confined, writing only to ``scratch``; and a note when it can't be.
 
-    ``read_only``: more folders the child may read (the grader's compilation cache).
+    ``read_only``: more folders the child may read (the grader's compilation cache). The command is the
+    first process of its PID namespace (bubblewrap's ``--as-pid-1``), which no process in the namespace can
+    kill or stop: the fork server (``forkserver.py``), whose children could otherwise kill it, and so the
+    other lessons' children with it.
     """
     program, why = bubblewrap()
     if program is None:
@@ -100,9 +103,15 @@ def confine(command, scratch, read_only=()):
         "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
         *_folders_leading_to(places), *_python_mounts(),
         *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
-        "--bind", scratch, scratch, "--chdir", scratch,
+        "--bind", scratch, scratch, "--chdir", scratch, "--as-pid-1",
         "--", *_become_nobody(), *command,
     ], None
+
+
+def hand_over(folder):
+    """Let the sandbox's nobody write ``folder``, made after its sandbox started: where the grader is root, its owner."""
+    if _as_root() and bubblewrap()[0] is not None:
+        os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
 
 
 def _folders_leading_to(places):

@@ -133,7 +133,14 @@ class RepairCells(NbGraderPreprocessor):
 
 
 class GradeInSandbox(NbGraderPreprocessor):
-    """Run the notebook in the engine's sandbox and write each check cell's output from the engine's verdict."""
+    """Run the notebook in the engine's sandbox and write each check cell's output from the engine's verdict.
+
+    nbgrader hands over a student's notebooks one at a time. At the first, all
+    of the student's lessons run side by side in one sandbox
+    (``engine.grade_ahead``), each read and repaired as nbgrader's own stages
+    read and repair it; each notebook then takes its outcome if the code it
+    runs is the same, and is graded on its own otherwise.
+    """
 
     def preprocess(self, nb, resources):
         lesson = _lesson(resources)
@@ -141,9 +148,13 @@ class GradeInSandbox(NbGraderPreprocessor):
         if unreadable:  # the file could not be read (ReadAsData): graded as every door grades it, zero
             grade, cells = engine.zero_lesson(lesson, unreadable), [dict(cell) for cell in nb.cells]
         else:
+            graded = self._graded_ahead(resources)
+            ready = len(graded)
             grade, cells = engine.grade_notebook(nb, lesson, release=_release(self, resources), demonstrations=True,
                                                  repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []),
-                                                 limits=_limits(resources))
+                                                 limits=_limits(resources), graded=graded)
+            if len(graded) == ready:
+                self.log.info("%s was graded on its own: its code is not what was graded ahead", lesson)
         checks = {BY_NAME[name].check_id: name for name in LESSONS[lesson]}
         for cell in cells:
             name = checks.get(notebooks.grade_id(cell))
@@ -155,6 +166,39 @@ class GradeInSandbox(NbGraderPreprocessor):
         for note in grade.notes:
             self.log.warning("%s: %s", lesson, note)
         return nb, resources
+
+    def _graded_ahead(self, resources):
+        """The outcomes of the student's lessons, all run at their first notebook graded in this process."""
+        info = resources["nbgrader"]
+        key = (info["assignment"], info["student"])
+        if key not in _GRADED_AHEAD:
+            _GRADED_AHEAD.clear()  # a class graded in one process keeps one student's outcomes at a time
+            started = time.monotonic()
+            _GRADED_AHEAD[key] = engine.grade_ahead(_submitted_lessons(self, resources), limits=_limits(resources))
+            self.log.info("Graded %d lessons of %s side by side in %.1f s", len(_GRADED_AHEAD[key]),
+                          info["student"], time.monotonic() - started)
+        return _GRADED_AHEAD[key]
+
+
+_GRADED_AHEAD = {}  # (assignment, student) -> engine.grade_ahead's outcomes
+
+
+def _submitted_lessons(configurable, resources):
+    """{lesson: (notebook, source notebook)} of every lesson the student handed in that the grader can read."""
+    info = resources["nbgrader"]
+    coursedir = CourseDirectory(config=configurable.config)
+    submitted = coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"])
+    source = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
+    lessons = {}
+    for lesson in LESSONS:
+        if not os.path.isfile(os.path.join(source, f"{lesson}.ipynb")):
+            continue  # not part of this course's assignment
+        try:
+            notebook = notebooks.read_notebook(os.path.join(submitted, f"{lesson}.ipynb"))
+        except (FileNotFoundError, notebooks.NotebookError):
+            continue  # graded as nbgrader's door grades it: zero, with a note
+        lessons[lesson] = (notebook, notebooks.read_notebook(os.path.join(source, f"{lesson}.ipynb")))
+    return lessons
 
 
 def _verdict_outputs(verdict):

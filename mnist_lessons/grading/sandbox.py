@@ -1,29 +1,30 @@
-"""The child process of the autograder: runs a learner's notebook code and records what each graded function returns.
+"""A lesson's child: runs a learner's notebook code and records what each graded function returns.
 
-Started by the engine (``engine.py``) as ``python -I -m mnist_lessons.grading.sandbox``
-in an empty temporary folder, with a JSON request on stdin::
+Forked by the student's fork server (``forkserver.py``) in its sandbox, one
+child per lesson run, with a request from the engine (``engine.py``)::
 
     {"lesson": "02_preprocess", "cells": [{"id": ..., "source": ...}, ...],
-     "functions": ["preprocess_images", ...], "skip": ["one_hot_labels"], "out": "<folder>"}
+     "functions": ["preprocess_images", ...], "skip": ["one_hot_labels"]}
 
 It runs the cells in order in IPython's own shell, the one inside every
 Jupyter kernel (magics, ``display`` and inline plots work as in JupyterLab),
 keeping each cell's outputs when asked (``"keep_outputs": true``, for nbgrader's
-autograded notebooks) in ``out/outputs.jsonl``. Then, for each graded function,
+autograded notebooks) in ``outputs.jsonl``. Then, for each graded function,
 it runs the lesson's own check, from a private copy of ``mnist_lessons.checks``
 loaded before any learner code (so rebinding the public one changes nothing,
 and is reported as a "tamper" event) (``checks.check_<name>``, visible then hidden) with the
 learner's function wrapped in a recorder. The recorder writes every call's
-result to ``out`` as data only: JSON, and arrays as ``.npy`` files that the
+result as data only: JSON, and arrays as ``.npy`` files that the
 grader reads with ``allow_pickle=False``; a Keras model goes as its JSON
 config and weights, a History as its numbers. The verdict is not decided
 here: this process runs untrusted code, so whatever it concludes could be
 forged. The grader replays the same checks in its own process against these
 recorded results (``engine.py``).
 
-Progress goes to ``out/progress.jsonl`` one line at a time ("cell",
-"call" and "done" events, each flushed), so that when this process hangs or
-dies the grader knows in which cell or function.
+Every file goes to the grader down this child's own pipe (``channel.py``),
+not into a folder: progress goes to ``progress.jsonl`` one line at a time
+("cell", "call" and "done" events, each sent at once), so that when this
+process hangs or dies the grader knows in which cell or function.
 """
 
 import builtins
@@ -64,11 +65,12 @@ from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from traitlets import Type  # noqa: E402
 
 from mnist_lessons.backend import tensorflow_only_if_loaded  # noqa: E402
+from mnist_lessons.grading.channel import Sender  # noqa: E402
 from mnist_lessons.grading.registry import EXERCISES  # noqa: E402
 
 # Bound before any learner code runs, which may monkeypatch the modules these come from.
-_open = builtins.open
 _json_dumps = json.dumps
+_BytesIO = io.BytesIO
 _save_array = np.lib.format.write_array
 _asarray = np.asarray
 _ndarray = np.ndarray
@@ -94,18 +96,18 @@ class Unsupported(Exception):
     """A returned value the recorder cannot write as plain data."""
 
 
-def main():
-    request = json.loads(sys.stdin.read())
-    sys.stdin.close()
-    out = request["out"]
-    progress = _open(os.path.join(out, "progress.jsonl"), "a", encoding="utf-8")
-    outputs = _open(os.path.join(out, "outputs.jsonl"), "a", encoding="utf-8") if request.get("keep_outputs") else None
+def run(request, descriptor):
+    """Run one lesson's request (in a child the fork server has just forked), sending every result down ``descriptor``."""
+    global STARTED
+    STARTED = _perf_counter()
+    channel = Sender(descriptor)
+    keep_outputs = request.get("keep_outputs")
 
     def event(**fields):
-        fields["t"] = round(_perf_counter() - STARTED, 3)  # seconds since this process started: where time goes
-        progress.write(_json_dumps(fields) + "\n")
-        progress.flush()
+        fields["t"] = round(_perf_counter() - STARTED, 3)  # seconds since this child started: where time goes
+        channel.send("progress.jsonl", (_json_dumps(fields) + "\n").encode(), mode="a")
 
+    event(kind="started")
     # The grader's compilation cache is read-only here (compilecache.py): what JAX cannot add to it is no
     # concern of the learner's, and must not show among their cell's outputs.
     warnings.filterwarnings("ignore", message="Error writing persistent compilation cache")
@@ -123,10 +125,10 @@ def main():
     for cell in request["cells"]:
         event(kind="cell", id=cell["id"], phase="start")
         error = shell.run(cell["source"])
-        if outputs is not None:
-            outputs.write(_json_dumps({"id": cell["id"], "execution_count": shell.execution_count - 1,
-                                       "outputs": shell.outputs}, default=str) + "\n")
-            outputs.flush()
+        if keep_outputs:
+            channel.send("outputs.jsonl", (_json_dumps({"id": cell["id"], "execution_count": shell.execution_count - 1,
+                                                        "outputs": shell.outputs}, default=str) + "\n").encode(),
+                         mode="a")
         event(kind="cell", id=cell["id"], phase="end", error=error)
     for note in _tampering(public):
         event(kind="tamper", message=note)
@@ -136,7 +138,7 @@ def main():
         if name in request.get("skip", ()):
             continue
         event(kind="call", name=name, phase="start")
-        recorder = Recorder(name, shell.user_ns.get(name), out)
+        recorder = Recorder(name, shell.user_ns.get(name), channel)
         for hidden in (False, True):
             recorder.hidden = hidden
             with quiet():
@@ -147,7 +149,6 @@ def main():
         recorder.write()
         event(kind="call", name=name, phase="end")
     event(kind="done")
-    progress.close()
     os._exit(0)  # leave no chance to learner code registered with atexit
 
 
@@ -308,10 +309,10 @@ def _tampering(snapshot):
 class Recorder:
     """Stands in for the learner's function: calls it, records what came back, hands the result on."""
 
-    def __init__(self, name, function, out):
+    def __init__(self, name, function, channel):
         self.name = name
         self.function = function
-        self.out = out
+        self.channel = channel
         self.hidden = False
         self.calls = {"visible": [], "hidden": []}
         self.arrays = 0
@@ -350,8 +351,7 @@ class Recorder:
         return result
 
     def write(self):
-        with _open(os.path.join(self.out, f"{self.name}.json"), "w", encoding="utf-8") as file:
-            file.write(_json_dumps({"name": self.name, "calls": self.calls}))
+        self.channel.send(f"{self.name}.json", _json_dumps({"name": self.name, "calls": self.calls}).encode())
 
     # ------------------------------------------------------------ encoding as plain data
 
@@ -402,8 +402,9 @@ class Recorder:
             raise Unsupported(f"an array of dtype {array.dtype}")
         self.arrays += 1
         file_name = f"{self.name}-{self.arrays}.npy"
-        with _open(os.path.join(self.out, file_name), "wb") as file:
-            _save_array(file, np.ascontiguousarray(array), allow_pickle=False)
+        buffer = _BytesIO()
+        _save_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        self.channel.send(file_name, buffer.getbuffer())
         return {"t": "ndarray", "file": file_name, "scalar": _isinstance(value, _generic)}
 
     def _model(self, model):
@@ -456,7 +457,12 @@ def _answer_keys(names):
     return keys
 
 
-ANSWER_KEYS = {}  # filled by main() before the first cell runs
+ANSWER_KEYS = {}  # filled by run() before the first cell runs
+
+
+def preload_answer_keys():
+    """Import the modules of every exercise's answer, in the fork server: no child then imports them."""
+    _answer_keys(ANSWER_KEY)
 
 
 def _answer_key_identity(name, function):
@@ -531,8 +537,3 @@ def _keras():
 def _first_line(err):
     text = str(err).strip()
     return text.splitlines()[0][:300] if text else ""
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(BrokenPipeError):
-        main()

@@ -1,0 +1,465 @@
+"""One sandbox per student: a server inside bubblewrap imports Keras once, and forks a child for each lesson run.
+
+A lesson's child used to be a sandbox of its own, and each paid for starting
+Python and importing Keras (1.5 to 2.3 s on 2 cores, six lessons a student).
+Now the grader (``engine.py``) starts one ``Server`` per submission, and asks
+it for a child per lesson run; the server, ``python -I -m
+mnist_lessons.grading.forkserver`` inside bubblewrap (``isolation.py``),
+imports what every lesson needs, never runs learner code, and forks.
+
+What keeps a student's lessons apart, though they share one sandbox:
+
+- Each child is its own session, and the grader watches and kills it and
+  what it starts as before (time, memory, processes, output, its folder).
+  It is a subreaper, so what it starts stays in its tree while it lives.
+- Each hands its results down a pipe only it holds (``channel.py``), never
+  through a folder the others could write. Its input comes down a pipe too,
+  so that the server never holds one lesson's code when it forks another.
+- Every process in the sandbox is non-dumpable: a sibling can neither trace
+  it nor read its memory, descriptors or environment under ``/proc``.
+- A sibling can still signal it or fill the shared ``/tmp``, and so make it
+  fail; never pass. So only a child that ends cleanly is taken at its word:
+  when one is stopped, dies or sends what cannot be read, the engine grades
+  that lesson again in a server of its own, where whatever goes wrong is
+  the lesson's own doing (``engine._run_child``).
+
+The server and the grader talk over a Unix socket of sequenced packets, the
+server's standard input: the grader sends ``{"op": "fork", "folder": ...}``
+with three descriptors (the request's pipe to read, the results' pipe and the
+output's pipe to write); the server answers ``ready``, ``forked`` with the
+child's process id (as the sandbox numbers it) and ``exited`` with its wait
+status. The server reaps its children, and kills any process that fell to it
+from a lesson whose child had ended (a stray).
+"""
+
+import array
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from mnist_lessons.grading import isolation
+from mnist_lessons.grading.processes import live_processes, trees
+
+MAX_MESSAGE_BYTES = 64 * 1024  # a control message: a folder's path, a process id
+START_SECONDS = 120.0  # the server's imports: about 2 s on 2 cores, Keras among them
+REPLY_SECONDS = 30.0  # a fork, or a child's exit after SIGKILL
+STRAY_SECONDS = 0.2  # how often the server looks for strays
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class ServerError(Exception):
+    """The server could not start, or stopped: its children are gone."""
+
+
+# ---------------------------------------------------------------- the grader's side
+
+
+class Server:
+    """A fork server in a sandbox of its own, started by ``start``; ``fork`` gives a ``Child``; ``close`` ends it all.
+
+    ``scratch``: the folder the sandbox may write (each child's folder is made
+    inside it); ``env``: the server's environment, which every child inherits;
+    ``read_only``: more folders it may read; ``keras``: import Keras before
+    forking (only on JAX, whose import starts no thread: a fork copies one).
+    """
+
+    def __init__(self, scratch, env, *, read_only=(), keras=False, log=None):
+        self.scratch = str(scratch)
+        self.env = dict(env)
+        self.read_only = list(read_only)
+        self.keras = keras
+        self.log_path = log
+        self.note = None  # "Graded without isolation: ..." where bubblewrap could not run
+        self.process = None
+        self.pid = None  # the server's own process id, as this process numbers it
+        self._socket = None
+        self._replies = []
+        self._exits = {}  # the sandbox's id of a child -> its wait status
+        self._children = {}  # the sandbox's id of a child -> Child
+        self._condition = threading.Condition()
+        self._fork_lock = threading.Lock()
+        self._closed = False
+        self._reader = None
+
+    # ------------------------------------------------------------ starting and ending
+
+    def start(self):
+        """Start the server and wait until it has imported what it preloads; ServerError if it cannot."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = [sys.executable, "-I", "-m", "mnist_lessons.grading.forkserver"] + (["--keras"] if self.keras else [])
+        command, self.note = isolation.confine(command, self.scratch, read_only=self.read_only)
+        log = open(self.log_path or os.devnull, "wb")
+        try:
+            self.process = subprocess.Popen(command, cwd=self.scratch, env=self.env, stdin=theirs, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            theirs.close()
+            log.close()
+        self._socket = ours
+        self._reader = threading.Thread(target=self._read, name="forkserver-reader", daemon=True)
+        self._reader.start()
+        ready = self._reply("ready", START_SECONDS)
+        self.pid = self._find(ready["pid"], [self.process.pid]) if self.note is None else self.process.pid
+        if self.pid is None:
+            self.close()
+            raise ServerError("the grader could not find its sandbox's server among its processes")
+        return self
+
+    def close(self):
+        """Kill the server, its children and everything in its sandbox."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+        if self.process is not None:
+            members = trees([self.process.pid], sessions=[self.process.pid]) | {self.process.pid}
+            for child in list(self._children.values()):
+                members |= child.members()
+            kill_all(members)
+            self.process.wait()
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+            self._socket.close()
+
+    @property
+    def alive(self):
+        return self.process is not None and self.process.poll() is None and not self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------ children
+
+    def fork(self, folder):
+        """A new child, its working folder ``folder`` (inside ``scratch``): a ``Child`` holding the grader's pipe ends."""
+        request_read, request_write = os.pipe()
+        results_read, results_write = os.pipe()
+        output_read, output_write = os.pipe()
+        theirs = [request_read, results_write, output_write]
+        try:
+            with self._fork_lock:
+                if not self.alive:
+                    raise ServerError(self._why_stopped())
+                message = json.dumps({"op": "fork", "folder": str(folder)}).encode()
+                try:
+                    socket.send_fds(self._socket, [message], theirs)
+                except OSError as err:
+                    raise ServerError(f"the grader could not reach its sandbox's server ({err})") from None
+                reply = self._reply("forked", REPLY_SECONDS)
+        except BaseException:
+            for descriptor in (request_write, results_read, output_read):
+                os.close(descriptor)
+            raise
+        finally:
+            for descriptor in theirs:
+                os.close(descriptor)
+        inner = reply["pid"]
+        pid = inner if self.note is not None else self._find(inner, [self.pid])
+        child = Child(self, inner, pid, request_write, results_read, output_read)
+        with self._condition:
+            self._children[inner] = child
+        return child
+
+    def _wait_exit(self, inner, timeout):
+        """The wait status of the child ``inner``; None if the server is gone or it did not end in ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while inner not in self._exits and not self._closed and self._socket_open:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._condition.wait(remaining)
+            return self._exits.get(inner)
+
+    def _exited(self, inner):
+        with self._condition:
+            return inner in self._exits or self._closed or not self._socket_open
+
+    def _status(self, inner):
+        with self._condition:
+            return self._exits.get(inner)
+
+    # ------------------------------------------------------------ the control socket
+
+    _socket_open = True
+
+    def _read(self):
+        """Take the server's messages as they come: replies for whoever waits, exits for the children."""
+        try:
+            while True:
+                data = self._socket.recv(MAX_MESSAGE_BYTES)
+                if not data:
+                    break
+                with contextlib.suppress(ValueError):
+                    message = json.loads(data)
+                    with self._condition:
+                        if message.get("op") == "exited":
+                            self._exits[message["pid"]] = message["status"]
+                        else:
+                            self._replies.append(message)
+                        self._condition.notify_all()
+        except OSError:
+            pass
+        finally:
+            with self._condition:
+                self._socket_open = False
+                self._condition.notify_all()
+
+    def _reply(self, op, timeout):
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while True:
+                for message in self._replies:
+                    if message.get("op") in (op, "error"):
+                        self._replies.remove(message)
+                        if message["op"] == "error":
+                            raise ServerError(f"the grader's sandbox refused: {message.get('message')}")
+                        return message
+                remaining = deadline - time.monotonic()
+                if not self._socket_open or self._closed or remaining <= 0:
+                    break
+                self._condition.wait(remaining)
+        raise ServerError(self._why_stopped() if not self._socket_open else
+                          f"the grader's sandbox did not answer within {timeout:g} s")
+
+    def _why_stopped(self):
+        tail = ""
+        if self.log_path:
+            with contextlib.suppress(OSError):
+                lines = open(self.log_path, "rb").read()[-2000:].decode("utf-8", "replace").strip().splitlines()
+                tail = f": {lines[-1][:300]}" if lines else ""
+        return f"the grader's sandbox stopped{tail}"
+
+    def _find(self, inner, roots):
+        """This process's id for the process the sandbox numbers ``inner``, found among the descendants of ``roots``."""
+        for pid in sorted(trees(roots)):
+            if _innermost_pid(pid) == inner:
+                return pid
+        return None
+
+
+class Child:
+    """A lesson's child, as the grader sees it: its process id here, its pipes, its end."""
+
+    def __init__(self, server, inner, pid, request, results, output):
+        self.server = server
+        self.inner = inner  # its id inside the sandbox
+        self.pid = pid  # its id here (None when it was gone before it was found)
+        self.request = request  # the grader writes the request here, then closes it
+        self.results = results  # frames: channel.Receiver reads them
+        self.output = output  # what it prints: the engine counts and keeps it
+        self.returncode = None
+
+    def poll(self):
+        """None while it runs; then its return code as subprocess gives one (-N: killed by signal N), or None
+        if its server is gone."""
+        if not self.server._exited(self.inner):
+            return None
+        self.returncode = _returncode(self.server._status(self.inner))
+        return self.returncode if self.returncode is not None else -1
+
+    def ended(self):
+        return self.server._exited(self.inner)
+
+    def members(self):
+        """The child and every process under it or in its session."""
+        if self.pid is None:
+            return set()
+        return trees([self.pid], sessions=[self.pid]) | ({self.pid} if _alive(self.pid) else set())
+
+    def kill(self):
+        """SIGKILL the child and all it started; wait for the server to see it end."""
+        kill_all(self.members())
+        self.server._wait_exit(self.inner, REPLY_SECONDS)
+        self.returncode = _returncode(self.server._status(self.inner))
+
+
+def _returncode(status):
+    if status is None:
+        return None
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+
+
+def kill_all(pids):
+    """SIGKILL each of ``pids`` (and the process group each leads), never this process."""
+    for pid in pids:
+        if pid != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid):
+    return pid in live_processes()
+
+
+def _innermost_pid(pid):
+    """The process id of ``pid`` in the innermost PID namespace it is in (Linux's NSpid), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+# ---------------------------------------------------------------- the server, inside the sandbox
+
+
+def _prctl(option, value):
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def _preload(keras):
+    """Import what every lesson's child needs, so that no child pays for it: the sandbox and its checks, IPython,
+    matplotlib and, with ``keras``, Keras and the course's answer keys. Nothing here starts a thread."""
+    from mnist_lessons.grading import sandbox
+
+    import matplotlib.pyplot  # noqa: F401 -- the lessons' plots
+    import matplotlib_inline.backend_inline  # noqa: F401 -- %matplotlib inline, as in a kernel
+    if keras:
+        from mnist_lessons.backend import import_keras
+
+        import_keras()
+        sandbox.preload_answer_keys()
+    return sandbox
+
+
+def serve():
+    """The server's loop: fork a child for each request, report each one's end, kill strays; until the grader goes."""
+    control = socket.socket(fileno=0)  # the grader's socket, as standard input
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # unconfined: die with the grader (bubblewrap sees to it otherwise)
+    _prctl(PR_SET_DUMPABLE, 0)  # no child may trace this process or read its memory
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a lesson left behind falls to us, to be killed
+    try:
+        sandbox = _preload("--keras" in sys.argv)
+    except Exception as err:  # noqa: BLE001 -- said to the grader, which says it in the grade
+        _send(control, op="error", message=f"its imports failed ({type(err).__name__}: {err})")
+        return
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:  # a fork copies one thread: whatever the others held (a lock) would never be let go
+        _send(control, op="error", message=f"it runs {threads} threads after its imports; a fork copies only one")
+        return
+    _send(control, op="ready", pid=os.getpid())
+    children = set()
+    last_sweep = 0.0
+    while True:
+        readable, _, _ = select.select([control], [], [], STRAY_SECONDS / 2)
+        if readable:
+            try:
+                data, descriptors, _, _ = socket.recv_fds(control, MAX_MESSAGE_BYTES, 3)
+            except OSError:
+                break
+            if not data:
+                break  # the grader is gone
+            pid = _fork(control, data, descriptors, sandbox)
+            if pid is not None:
+                children.add(pid)
+                _send(control, op="forked", pid=pid)
+        for pid, status in _reaped():
+            if pid in children:
+                children.discard(pid)
+                _send(control, op="exited", pid=pid, status=status)
+        if time.monotonic() - last_sweep > STRAY_SECONDS:
+            last_sweep = time.monotonic()
+            _kill_strays(children)
+
+
+def _fork(control, data, descriptors, sandbox):
+    """Fork a child for the request ``data``; its pid, or None (said to the grader) when the request is not one."""
+    try:
+        message = json.loads(data)
+        if len(descriptors) != 3 or message.get("op") != "fork":
+            raise ValueError("not a fork request with three descriptors")
+    except ValueError as err:
+        for descriptor in descriptors:
+            os.close(descriptor)
+        _send(control, op="error", message=str(err))
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()  # the server's socket is never in a child's reach
+            _become_child(message["folder"], *descriptors, sandbox)
+        finally:
+            os._exit(70)
+    for descriptor in descriptors:
+        os.close(descriptor)
+    return pid
+
+
+def _become_child(folder, request, results, output, sandbox):
+    """In the new child: its own session, its pipes as its input, results and output; then the lesson."""
+    os.setsid()
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the server gone, the child goes too
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # its orphans stay in its tree, watched and killed with it
+    _prctl(PR_SET_DUMPABLE, 0)
+    null = os.open(os.devnull, os.O_RDONLY)  # descriptor 0, which the server's socket left free
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    os.chdir(folder)
+    chunks = []
+    while True:
+        chunk = os.read(request, 1024 * 1024)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(request)
+    sandbox.run(json.loads(b"".join(chunks)), results)
+
+
+def _reaped():
+    """(pid, wait status) of every child that has ended since the last look."""
+    ended = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return ended
+        if pid == 0:
+            return ended
+        ended.append((pid, status))
+
+
+def _kill_strays(children):
+    """Kill every child of the server's that is not a lesson's: what fell to it from a lesson that ended."""
+    me = os.getpid()
+    strays = [pid for pid, (parent, _) in live_processes().items() if parent == me and pid not in children]
+    for pid in strays:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _send(control, **message):
+    with contextlib.suppress(OSError):
+        control.send(json.dumps(message).encode())
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,219 @@
+"""One sandbox per student: the results pipe (channel.py) on its own, and the fork server's lessons kept apart.
+
+The pipe's rules are tested in milliseconds on frames written by hand. The
+server's are tested by grading two quick lessons (01 and 02, no Keras in their
+exercises) side by side in one sandbox, where one lesson's cell attacks the
+other's child: it must not read it, and stopping it must cost nothing.
+"""
+
+import dataclasses
+import json
+import os
+import threading
+
+import pytest
+
+from mnist_lessons.grading import channel, engine, forkserver, isolation
+
+from test_autograder import FAST, GOOD_ONE_HOT, SOLUTIONS, submission
+from test_isolation import needs_bubblewrap
+
+# ---------------------------------------------------------------- the results pipe
+
+
+def receive(tmp_path, *frames, max_bytes=10**6, max_files=10):
+    """What a Receiver makes of ``frames`` (bytes written in that order): (the folder's files, its problem)."""
+    read, write = os.pipe()
+    receiver = channel.Receiver(read, str(tmp_path), max_bytes=max_bytes, max_files=max_files)
+    for frame in frames:
+        os.write(write, frame)
+    os.close(write)
+    assert receiver.join(10)
+    return {path.name: path.read_bytes() for path in tmp_path.iterdir()}, receiver.problem
+
+
+def frame(name, data, mode="w", size=None):
+    return json.dumps({"file": name, "mode": mode, "size": len(data) if size is None else size}).encode() + b"\n" + data
+
+
+def test_frames_become_files(tmp_path):
+    """Does each frame write its file, "a" appending and "w" replacing, however the bytes arrive in chunks?"""
+    files, problem = receive(tmp_path, frame("progress.jsonl", b"one\n", "a"), frame("progress.jsonl", b"two\n", "a"),
+                             frame("f.npy", b"old"), frame("f.npy", b"new")[:9], frame("f.npy", b"new")[9:],
+                             frame("empty.json", b""))
+    assert problem is None
+    assert files == {"progress.jsonl": b"one\ntwo\n", "f.npy": b"new", "empty.json": b""}
+
+
+def test_the_sender_writes_what_the_receiver_reads(tmp_path):
+    """Does a Sender's frame of 3 MB (more than a pipe holds) arrive whole?"""
+    read, write = os.pipe()
+    receiver = channel.Receiver(read, str(tmp_path), max_bytes=10**7, max_files=10)
+    data = os.urandom(3 * 1024**2)
+    channel.Sender(write).send("big.npy", data)
+    os.close(write)
+    assert receiver.join(10) and receiver.problem is None
+    assert (tmp_path / "big.npy").read_bytes() == data
+
+
+@pytest.mark.parametrize("frames, words", [
+    ([frame("../escape", b"x")], "named a file"),
+    ([frame(".hidden", b"x")], "named a file"),
+    ([frame("a/b", b"x")], "named a file"),
+    ([b"not json at all\n"], "not JSON"),
+    ([b"[1, 2]\n"], "not an object"),
+    ([frame("f", b"x", mode="r+")], "not one the course writes"),
+    ([frame("f", b"x", size=-1)], "not one the course writes"),
+    ([b"x" * (channel.MAX_HEADER_BYTES + 10)], "longer than"),
+    ([frame("f", b"", size=10**7)], "bytes of results"),
+    ([frame(f"f{i}", b"") for i in range(11)], "files of results"),
+    ([frame("f", b"cut", size=10)], "cut short"),
+], ids=["dot-dot", "dot-file", "folder", "garbage", "not-an-object", "mode", "negative-size", "endless-header",
+        "too-large", "too-many-files", "cut-short"])
+def test_a_frame_the_grader_does_not_take_stops_the_reading(tmp_path, frames, words):
+    """Is a frame that names a path, lies about its size, or passes a cap refused, writing nothing outside the folder?"""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    files, problem = receive(folder, *frames)
+    assert problem is not None and words in problem, problem
+    assert not (tmp_path / "escape").exists()
+    assert sum(len(data) for data in files.values()) <= 3
+
+
+def test_after_a_bad_frame_the_rest_is_drained(tmp_path):
+    """Does the child never block on a full pipe once the grader stopped reading it (64 kB fill a pipe)?"""
+    read, write = os.pipe()
+    receiver = channel.Receiver(read, str(tmp_path), max_bytes=10**6, max_files=10)
+    done = threading.Event()
+
+    def flood():
+        channel.Sender(write).send("../x", b"")
+        for _ in range(64):
+            os.write(write, b"y" * 64 * 1024)
+        os.close(write)
+        done.set()
+
+    threading.Thread(target=flood, daemon=True).start()
+    assert done.wait(20), "the writer blocked: the rest was not drained"
+    assert receiver.join(10) and "named a file" in receiver.problem
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the server
+
+
+def test_keras_is_imported_once_in_the_server_before_a_lesson_starts(tmp_path):
+    """Does a lesson's child find Keras already imported (the server's, on JAX) when its first cell runs?"""
+    if engine._backend() != "jax":
+        pytest.skip("the server imports Keras only on JAX, whose import starts no thread")
+    cells = [{"id": "probe", "index": 0, "source": "import sys\nprint('keras' in sys.modules)"}]
+    with engine.Sandboxes(keep_outputs=True, shared=False) as sandboxes:
+        run = engine._run_child(cells, "02_preprocess", FAST, True, sandboxes)
+    outputs, _ = run.outputs[0]
+    assert outputs and outputs[0]["text"] == "True\n", outputs
+
+
+def test_the_server_says_why_it_could_not_start(tmp_path):
+    """Does a server whose imports fail end with a ServerError naming the failure, not a hang?"""
+    server = forkserver.Server(tmp_path, {"PATH": os.environ["PATH"], "PYTHONPATH": "", "MPLBACKEND": "no-such-backend"},
+                               log=tmp_path / "server.log")
+    with pytest.raises(forkserver.ServerError):
+        try:
+            server.start()
+        finally:
+            server.close()
+
+
+def _solution(lesson, name):
+    notebook = json.loads((SOLUTIONS / f"{lesson}.ipynb").read_text())
+    return next("".join(cell["source"]) for cell in notebook["cells"]
+                if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == name)
+
+
+def _two_lessons(tmp_path, attack):
+    """A submission whose lesson 01 ends with ``attack``, a cell of its own, while lesson 02 sleeps in its first."""
+    def sleep_first(notebook):
+        notebook["cells"].insert(1, {"cell_type": "code", "metadata": {}, "source": "import time\ntime.sleep(4)\n",
+                                     "outputs": [], "execution_count": None})
+
+    folder = submission(tmp_path, change=sleep_first)  # lesson 02, solved
+    notebook = json.loads((SOLUTIONS / "01_load_data.ipynb").read_text())
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": attack, "outputs": [],
+                              "execution_count": None})
+    (folder / "01_load_data.ipynb").write_text(json.dumps(notebook))
+    # A cell stopped by the attack is given up on after 10 s (not the usual 120), and graded again alone.
+    limits = dataclasses.replace(FAST, cell_seconds=10)
+    return engine.grade_submission(folder, ["01_load_data", "02_preprocess"], limits=limits, jobs=2)
+
+
+# A cell of lesson 01 that finds the other lesson's child: the process of the sandbox's nobody that is
+# neither itself, nor its server (its parent), nor the sandbox's first process.
+SIBLINGS = ("import os, time\n"
+            "def siblings():\n"
+            "    mine = {os.getpid(), os.getppid(), 1}\n"
+            "    found = []\n"
+            "    for entry in os.listdir('/proc'):\n"
+            "        if entry.isdigit() and int(entry) not in mine:\n"
+            "            try:\n"
+            "                if os.stat(f'/proc/{entry}').st_uid == os.getuid():\n"
+            "                    found.append(int(entry))\n"
+            "            except OSError:\n"
+            "                pass\n"
+            "    return found\n"
+            "time.sleep(1)  # lesson 02's child is asleep in its first cell by now\n"
+            "if not siblings():  # the attack would test nothing: the test fails on load_data\n"
+            "    load_data = None\n")
+
+
+@needs_bubblewrap
+def test_a_lesson_cannot_read_another_lessons_child(tmp_path):
+    """Can lesson 01's code read lesson 02's memory, environment or descriptors (its results pipe among them)?"""
+    attack = SIBLINGS + ("read = []\n"
+                         "for pid in siblings():\n"
+                         "    for what in ('environ', 'mem', 'fd/0', 'fd/4', 'cwd/.'):\n"
+                         "        try:\n"
+                         "            with open(f'/proc/{pid}/{what}', 'rb') as file:\n"
+                         "                file.read(1)\n"
+                         "            read.append((pid, what))\n"
+                         "        except OSError:\n"
+                         "            pass\n"
+                         "    try:\n"
+                         "        os.listdir(f'/proc/{pid}/fd')\n"
+                         "        read.append((pid, 'fd'))\n"
+                         "    except OSError:\n"
+                         "        pass\n"
+                         "if read:  # a sibling's memory or descriptors were read: the test fails on describe_dataset\n"
+                         "    describe_dataset = None\n")
+    grade = _two_lessons(tmp_path, attack)
+    assert grade.points == grade.max_points, grade.as_dict()
+
+
+@needs_bubblewrap
+@pytest.mark.parametrize("how", ["import signal\nfor pid in siblings():\n    os.kill(pid, signal.SIGSTOP)\n",
+                                 "import signal\nos.kill(-1, signal.SIGKILL)\n"],
+                         ids=["stopped", "killed-with-the-server"])
+def test_stopping_another_lesson_costs_it_nothing(tmp_path, how):
+    """Does lesson 01's code that stops or kills lesson 02's child (and the server) leave lesson 02 its full marks?"""
+    grade = _two_lessons(tmp_path, SIBLINGS + how)
+    lesson_02 = grade.lessons["02_preprocess"]
+    assert lesson_02.points == lesson_02.max_points, lesson_02.as_dict()
+    assert GOOD_ONE_HOT in lesson_02.functions["one_hot_labels"].message
+    assert not lesson_02.notes, lesson_02.notes  # graded again alone: nothing of the attack shows on it
+    lesson_01 = grade.lessons["01_load_data"]  # its own attack cell is left out where it stops its own child
+    assert lesson_01.points == lesson_01.max_points, lesson_01.as_dict()
+
+
+def test_without_bubblewrap_the_server_still_keeps_the_lessons_apart(tmp_path, monkeypatch):
+    """Unconfined, is a submission still graded side by side, with the note on every lesson?"""
+    monkeypatch.setenv(isolation.SWITCH, "none")
+    isolation.bubblewrap.cache_clear()
+    try:
+        folder = submission(tmp_path)
+        (folder / "01_load_data.ipynb").write_text((SOLUTIONS / "01_load_data.ipynb").read_text())
+        grade = engine.grade_submission(folder, ["01_load_data", "02_preprocess"], limits=FAST)
+    finally:
+        monkeypatch.delenv(isolation.SWITCH)
+        isolation.bubblewrap.cache_clear()
+    assert grade.points == grade.max_points
+    assert all(any(note.startswith("Graded without isolation") for note in lesson.notes)
+               for lesson in grade.lessons.values())
