@@ -8,6 +8,7 @@ another folder, for a class of one's own, the tests and the benchmark.
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -244,19 +245,33 @@ c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPrep
 
 
 def autograde_reference_submission(lessons=None, stock=False):
-    """Autograde the complete reference submission with ``nbgrader autograde``; True when it earns every point.
+    """Autograde the complete reference submission with ``nbgrader autograde``: a Timed, true when it earns every point.
 
     This is what grading one student costs an instructor; the benchmark times it, through the course's
-    engine and, with ``stock``, through nbgrader's own Execute step.
+    engine and, with ``stock``, through nbgrader's own Execute step. Its ``seconds`` are the command's own:
+    the course directory is made before, untimed.
     """
     with tempfile.TemporaryDirectory(prefix="mnist-course-") as folder:
         course = make_course(folder, lessons, {"reference": solutions_dir()})
         if stock:
             with open(course / "nbgrader_config.py", "a") as config:
                 config.write(STOCK_NBGRADER)
+        started = time.monotonic()
         nbgrader(course, "autograde", ASSIGNMENT, "--student", "reference")
+        seconds = time.monotonic() - started
         scores = submission_scores(course, "reference")
-        return bool(scores) and all(score == max_score for score, max_score in scores.values())
+        return Timed(bool(scores) and all(score == max_score for score, max_score in scores.values()), seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timed:
+    """A tool's result for the benchmark: whether it passed (its truth) and the seconds of its own work."""
+
+    passed: bool
+    seconds: float
+
+    def __bool__(self):
+        return self.passed
 
 
 def autograde_reference_submission_stock(lessons=None):
