@@ -331,8 +331,9 @@ def _prctl(option, value):
 
 
 def _preload(keras):
-    """Import what every lesson's child needs, so that no child pays for it: the sandbox and its checks, IPython,
-    matplotlib and, with ``keras``, Keras and the course's answer keys. Nothing here starts a thread."""
+    """Import what every lesson's child needs, so that no child pays for it: the sandbox and its checks, IPython
+    and its shell, matplotlib and, with ``keras``, Keras and the course's answer keys. Nothing here starts a thread
+    (``serve`` checks)."""
     from mnist_lessons.grading import sandbox
 
     import matplotlib.pyplot  # noqa: F401 -- the lessons' plots
@@ -342,6 +343,9 @@ def _preload(keras):
 
         import_keras()
         sandbox.preload_answer_keys()
+    # IPython's shell, made before any learner code as each child would make it first thing (0.18 s in a
+    # child, mostly its profile folder): each child gets its own untouched copy of it with the fork.
+    sandbox.Shell.instance(config=sandbox._shell_config())
     return sandbox
 
 
