@@ -141,8 +141,9 @@ def _two_lessons(tmp_path, attack):
     notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": attack, "outputs": [],
                               "execution_count": None})
     (folder / "01_load_data.ipynb").write_text(json.dumps(notebook))
-    # A cell stopped by the attack is given up on after 10 s (not the usual 120), and graded again alone.
-    limits = dataclasses.replace(FAST, cell_seconds=10)
+    # A cell stopped by the attack is given up on after 10 s (not the usual 120), and graded again alone;
+    # the functions have 30 s (not FAST's 4), since two lessons and their replays share the cores here.
+    limits = dataclasses.replace(FAST, cell_seconds=10, function_seconds=30)
     return engine.grade_submission(folder, ["01_load_data", "02_preprocess"], limits=limits, jobs=2)
 
 

@@ -11,7 +11,10 @@ the grading of another student would load. So:
 
 - the cache is written only by a trusted process that runs the checks on
   the course's own answers (``python -m mnist_lessons.grading.compilecache``),
-  once per cache folder, started by the grader before its first child;
+  and then each lesson's own cells as a grading child runs them, in both
+  doors (the set-up on the sample; every cell on the full MNIST), once per
+  cache folder, started by the grader before its first child: a child then
+  compiles neither the checks' programs nor the demonstrations' training;
 - the sandboxed child gets it read-only (``isolation.confine``); what it
   compiles beyond the cache it compiles for itself and cannot keep;
 - where the child is not confined (no bubblewrap), no cache is used at all;
@@ -40,6 +43,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -48,14 +52,15 @@ from mnist_lessons.grading import isolation
 
 FOLDER_VARIABLE = "MNIST_LESSONS_XLA_CACHE"  # where the cache is kept ("none": no cache)
 READY_FILE = "warmed"  # written once the trusted warm-up has run here, naming the checks it ran
-WARMUP_SECONDS = 600  # the checks on the course's answers: about 15 s on 2 cores
+WARMUP_SECONDS = 900  # the checks on the course's answers and the lessons' cells: about a minute on 2 cores
+LESSON_WARMUP_SECONDS = 300  # one lesson's cells, in one door
 WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels",
                  "build_cnn")  # the checks that compile
 TRAINED_WEIGHTS_FILE = "trained_weights.npz"  # the checks' briefly trained network, saved by the warm-up
 NEVER_WRITE_SECONDS = 1e9  # a compilation this slow is never stored: reads only, for the grader's own process
 # What READY_FILE says: a cache warmed by another list of checks (an older version) is warmed again.
 READY_TEXT = (f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache, and saved "
-              f"{TRAINED_WEIGHTS_FILE}\n")
+              f"{TRAINED_WEIGHTS_FILE}; then every lesson's cells, as each door runs them\n")
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
 
 
@@ -202,13 +207,14 @@ def _warm(folder):
 
 def main():
     """Run the checks that compile, on the course's own answers, visible and hidden, filling the cache; then
-    save the checks' briefly trained network beside the programs (``trained_weights``)."""
+    save the checks' briefly trained network beside the programs (``trained_weights``); then run every
+    lesson's cells in a process of its own, as each door's child runs them (``_warm_lesson``)."""
     import importlib
     import warnings
 
     warnings.simplefilter("ignore")
     from mnist_lessons import checks
-    from mnist_lessons.grading.registry import BY_NAME
+    from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
     for name in WARMED_CHECKS:
         module, attribute = BY_NAME[name].answer_key[0].split(":")
@@ -218,7 +224,32 @@ def main():
                 getattr(checks, f"check_{name}")(answer, hidden=hidden)
     with checks._quiet():
         checks._save_trained_weights(Path(sys.argv[1]) / TRAINED_WEIGHTS_FILE)
+    for lesson in LESSONS:
+        for demonstrations in (False, True):
+            env = dict(os.environ)
+            env.pop("MNIST_LESSONS_DATA", None)  # the full MNIST, as the nbgrader door's children have it
+            if not demonstrations:
+                env["MNIST_LESSONS_DATA"] = "sample"  # as engine.Sandboxes gives the pytest door's children
+            with contextlib.suppress(subprocess.TimeoutExpired, OSError), tempfile.TemporaryDirectory() as folder:
+                subprocess.run([sys.executable, "-I", "-m", "mnist_lessons.grading.compilecache", "--lesson", lesson]
+                               + (["--demonstrations"] if demonstrations else []), env=env, cwd=folder,
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=LESSON_WARMUP_SECONDS)
+
+
+def _warm_lesson(lesson, demonstrations):
+    """Run the course's own notebook of ``lesson`` as a grading child would run it (its program: engine._program),
+    in IPython's shell; a cell that fails is passed over. The programs XLA compiles stay in the cache."""
+    from mnist_lessons.grading import engine, notebooks, sandbox
+
+    release = engine.read_release(lesson)
+    cells, _ = notebooks.repair(release, release)
+    shell = sandbox.Shell.instance(config=sandbox._shell_config())
+    for entry in engine._program(cells, lesson, release, demonstrations):
+        shell.run(entry["source"])
 
 
 if __name__ == "__main__":
-    main()
+    if "--lesson" in sys.argv:
+        _warm_lesson(sys.argv[sys.argv.index("--lesson") + 1], "--demonstrations" in sys.argv)
+    else:
+        main()

@@ -194,10 +194,10 @@ def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(),
             grades[lesson] = grade
         else:
             readable[lesson] = submission
-    with Sandboxes(keep_outputs=False, shared=len(readable) > 1) as sandboxes:
-        grades.update(side_by_side(
-            readable, jobs, lambda lesson, submission: grade_notebook(
-                submission, lesson, release=read_release(lesson, release_dir), limits=limits, sandboxes=sandboxes)[0]))
+    grades.update(side_by_side(
+        readable, jobs, lambda lesson, submission, sandboxes: grade_notebook(
+            submission, lesson, release=read_release(lesson, release_dir), limits=limits, sandboxes=sandboxes)[0],
+        demonstrations=False))
     return SubmissionGrade(str(folder), {lesson: grades[lesson] for lesson in lessons})
 
 
@@ -234,15 +234,46 @@ def zero_lesson(lesson, message):
     return grade
 
 
-def side_by_side(items, jobs, grade, order=LONGEST_FIRST):
-    """{key: grade(key, item)} for each of ``items`` ({lesson: ...}), started in ``order`` (the longest first)."""
+def side_by_side(items, jobs, grade, *, demonstrations):
+    """{lesson: grade(lesson, item, sandboxes)} for each of ``items`` ({lesson: ...}), in one set of Sandboxes.
+
+    Every lesson has a thread, but at most ``jobs`` (default: a core each) have a child running, taking
+    their turn longest first (``Turns``): a lesson's replays, one at a time in this process, then overlap
+    the next lessons' children, and no core waits for them.
+    """
     if not items:
         return {}
     jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
+    order = LONGEST_FIRST_WITH_DEMONSTRATIONS if demonstrations else LONGEST_FIRST
     started = sorted(items, key=lambda lesson: order.index(lesson) if lesson in order else len(order))
-    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = {lesson: pool.submit(grade, lesson, items[lesson]) for lesson in started}
-        return {lesson: futures[lesson].result() for lesson in items}
+    with Sandboxes(keep_outputs=demonstrations, shared=len(items) > 1, turns=Turns(started, jobs)) as sandboxes:
+        with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
+            futures = {lesson: pool.submit(grade, lesson, items[lesson], sandboxes) for lesson in started}
+            return {lesson: futures[lesson].result() for lesson in items}
+
+
+class Turns:
+    """At most ``jobs`` children running at once, their lessons' first runs in ``order``; a rerun waits for a place."""
+
+    def __init__(self, order=(), jobs=math.inf):
+        self.waiting = list(order)
+        self.free = jobs
+        self._condition = threading.Condition()
+
+    @contextlib.contextmanager
+    def turn(self, lesson):
+        with self._condition:
+            first = lesson in self.waiting
+            self._condition.wait_for(lambda: self.free > 0 and (not first or self.waiting[0] == lesson))
+            if first:
+                self.waiting.remove(lesson)
+            self.free -= 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self.free += 1
+                self._condition.notify_all()
 
 
 def _with_deadline(limits):
@@ -270,14 +301,13 @@ def grade_ahead(submissions, *, limits=Limits(), jobs=None):
     """
     limits = _with_deadline(limits)
 
-    def grade(lesson, item):
+    def grade(lesson, item, sandboxes):
         submission, release = item
         cells, _ = notebooks.repair(submission, release)
         program = _program(cells, lesson, release, demonstrations=True)
         return program_key(lesson, program, True), _grade_program(program, lesson, limits, True, sandboxes)
 
-    with Sandboxes(keep_outputs=True, shared=len(submissions) > 1) as sandboxes:
-        return dict(side_by_side(submissions, jobs, grade, LONGEST_FIRST_WITH_DEMONSTRATIONS).values())
+    return dict(side_by_side(submissions, jobs, grade, demonstrations=True).values())
 
 
 def program_key(lesson, program, demonstrations):
@@ -447,7 +477,12 @@ def _stopped_output(reason):
 
 
 def _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits):
-    """One run of a child, in the submission's shared sandbox or, ``alone``, in the lesson's own."""
+    """One run of a child, in the submission's shared sandbox or, ``alone``, in the lesson's own; in its turn."""
+    with sandboxes.turns.turn(lesson):
+        return _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limits)
+
+
+def _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limits):
     try:
         server = sandboxes.server(lesson, alone)
     except forkserver.ServerError as err:
@@ -567,9 +602,10 @@ class Sandboxes:
     servers' sandboxes see only the folders made for their children.
     """
 
-    def __init__(self, keep_outputs, shared):
+    def __init__(self, keep_outputs, shared, turns=None):
         self.keep_outputs = keep_outputs
         self.shared = shared
+        self.turns = turns or Turns()  # which children may run now (side_by_side)
         self.backend = _backend()  # the same backend as this process: replays must agree
         self.cache = compilecache.ready(self.backend)  # programs the checks compile, compiled once, read-only
         self.root = Path(tempfile.mkdtemp(prefix="mnist-grading-"))

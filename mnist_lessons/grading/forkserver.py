@@ -346,6 +346,7 @@ def _preload(keras):
     # IPython's shell, made before any learner code as each child would make it first thing (0.18 s in a
     # child, mostly its profile folder): each child gets its own untouched copy of it with the fork.
     sandbox.Shell.instance(config=sandbox._shell_config())
+    sandbox.freeze_preloaded()
     return sandbox
 
 

@@ -81,6 +81,8 @@ _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
 _gc_objects = gc.get_objects
+_gc_freeze_count = gc.get_freeze_count
+_gc_unfreeze = gc.unfreeze
 _output = sys.__stdout__  # the grader's size-capped log file: a learner's prints go there, not into memory
 
 PLAIN_TYPES = (bool, int, float, str, type(None))  # JSON's own values, exactly these types
@@ -483,11 +485,30 @@ ANSWER_KEY_REFUSED = "the course's own answer to this exercise was called"
 
 
 def _functions_with(codes):
-    """Every live function whose code equals one of ``codes`` (a scan of the garbage collector's objects)."""
+    """Every live function whose code equals one of ``codes`` (a scan of the garbage collector's objects).
+
+    The objects the fork server froze before forking (``freeze_preloaded``: the course's, made before any
+    learner code) are left out of the scan, 200,000 of them, 45 ms a scan. Learner code that froze objects
+    of its own (to hide a copy of the answer) changes the count of frozen objects: then all are thawed
+    and scanned, as without the server.
+    """
     if not codes:
         return []
+    if _gc_freeze_count() != _FROZEN[0]:
+        _gc_unfreeze()
+        _FROZEN[0] = 0
     function_type = _type(_refuse)
     return [thing for thing in _gc_objects() if _type(thing) is function_type and thing.__code__ in codes]
+
+
+_FROZEN = [0]  # how many objects the fork server froze: the count learner code must not have changed
+
+
+def freeze_preloaded():
+    """In the fork server, before any fork: move every object made so far out of the answer-key scan's way
+    (and out of the collector's, so that its pages stay shared with the children)."""
+    gc.freeze()
+    _FROZEN[0] = _gc_freeze_count()
 
 
 def _refuse(*args, **kwargs):
