@@ -179,3 +179,67 @@ def test_train_model_rejects_bad_counts(epochs, batch_size):
     model = compile_model(build_model())
     with pytest.raises(ValueError, match="whole number"):
         train_model(model, np.zeros((2, 784), np.float32), np.eye(10)[:2], epochs=epochs, batch_size=batch_size)
+
+
+# The same run twice: through compile_model (whose calls run 32 steps in one XLA program, multistep.py) and
+# through Keras' own loop, the model compiled with the very same settings. 6,000 images are 47 batches: a group
+# of 32 in one program, then 15 one by one, the last of them smaller.
+SAME_AS_KERAS = """
+import json, sys
+import numpy as np
+from mnist_lessons import build_model, load_mnist, one_hot_labels, preprocess_images, set_seed, train_model
+from mnist_lessons import multistep, training
+import keras
+(images, labels), _ = load_mnist("sample")
+images, labels = preprocess_images(images[:6000]), one_hot_labels(labels[:6000])
+grouped = []
+alike = multistep._alike
+multistep._alike = lambda *args: grouped.append(alike(*args)) or grouped[-1]
+runs = []
+for ours in (True, False):
+    set_seed(5)
+    model = build_model()
+    if ours:
+        training.compile_model(model)
+    else:
+        model.compile(optimizer=keras.optimizers.RMSprop(), loss=training.LOSS, metrics=training.METRICS,
+                      jit_compile=training._jit_compile(), steps_per_execution=training.STEPS_PER_EXECUTION)
+    history = train_model(model, images, labels, epochs=2, verbose=0).history
+    runs.append({"weights": [w.tolist() for w in model.get_weights()], "history": history,
+                 "function": getattr(model.train_function, "__qualname__", "")})
+model.compile(optimizer="rmsprop", loss="categorical_crossentropy")  # a learner's own compile, one step a call
+training.run_steps_in_one_call(model)
+train_model(model, images[:300], labels[:300], epochs=1, verbose=0)
+print(json.dumps({"ours": runs[0], "keras": runs[1], "grouped": grouped,
+                  "recompiled": getattr(model.train_function, "__qualname__", "")}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_steps_in_one_call_train_exactly_as_keras(backend):
+    """Do compile_model's 32 steps in one XLA program give, bit for bit, Keras' own weights and History? And does a
+    model compiled again with one step a call train with Keras' own function?"""
+    import json
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    completed = subprocess.run([sys.executable, "-c", SAME_AS_KERAS], capture_output=True, text=True, timeout=600,
+                               env={**os.environ, "KERAS_BACKEND": backend})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    ours, theirs = result["ours"], result["keras"]
+    assert "_train_function" in ours["function"] and "_train_function" not in theirs["function"]
+    assert result["grouped"].count(True) == 2, result["grouped"]  # one group of 32 in each of the 2 epochs
+    assert ours["history"] == theirs["history"]
+    assert ours["weights"] == theirs["weights"]
+    assert "_train_function" not in result["recompiled"]
+
+
+def test_only_dense_networks_run_their_steps_in_one_call():
+    """Does compile_model give the one-call train function to lesson 03's network, and not to LeNet-5 (slower so,
+    and its Dropout would draw other masks)?"""
+    from mnist_lessons.cnn import build_cnn
+
+    dense, lenet = compile_model(build_model()), compile_model(build_cnn())
+    assert "make_train_function" in vars(dense)
+    assert "make_train_function" not in vars(lenet)
