@@ -60,7 +60,7 @@ def test_learner_code_cannot_write_into_the_cache(tmp_path, monkeypatch):
     """Can learner code, told where the cache is, plant a program in it for the next student?"""
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / compilecache.READY_FILE).write_text(compilecache.READY_TEXT)  # no warm-up: this test is about the child's view
+    (cache / compilecache.READY_FILE).write_text(compilecache.ready_text())  # no warm-up: this test is about the child's view
     monkeypatch.setenv(compilecache.FOLDER_VARIABLE, str(cache))
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     code = ("import os\n"

@@ -39,6 +39,7 @@ cache above.
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import subprocess
@@ -58,7 +59,8 @@ WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model"
                  "build_cnn")  # the checks that compile
 TRAINED_WEIGHTS_FILE = "trained_weights.npz"  # the checks' briefly trained network, saved by the warm-up
 NEVER_WRITE_SECONDS = 1e9  # a compilation this slow is never stored: reads only, for the grader's own process
-# What READY_FILE says: a cache warmed by another list of checks (an older version) is warmed again.
+# What READY_FILE says, with a digest of the course's code and lessons (ready_text): a cache warmed by other
+# checks, another compile_model or other lessons (an older version) is warmed again.
 READY_TEXT = (f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache, and saved "
               f"{TRAINED_WEIGHTS_FILE}; then every lesson's cells, as each door runs them\n")
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
@@ -85,9 +87,22 @@ def ready(backend):
 
 def _is_warmed(folder):
     try:
-        return (folder / READY_FILE).read_text() == READY_TEXT
+        return (folder / READY_FILE).read_text() == ready_text()
     except (OSError, UnicodeDecodeError):
         return False
+
+
+@functools.cache
+def ready_text():
+    """READY_TEXT and the digest of what decides the programs compiled: the package's code, the lessons' release."""
+    import mnist_lessons
+    from mnist_lessons.coursefiles import grading_release_dir
+
+    digest = hashlib.sha256()
+    package = Path(mnist_lessons.__file__).resolve().parent
+    for path in sorted([*package.rglob("*.py"), *Path(grading_release_dir()).glob("*.ipynb")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{READY_TEXT}course {digest.hexdigest()[:16]}\n"
 
 
 def child_variables(folder):
@@ -202,7 +217,7 @@ def _warm(folder):
         completed = subprocess.run([sys.executable, "-I", "-m", "mnist_lessons.grading.compilecache", str(folder)],
                                    env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=WARMUP_SECONDS)
         if completed.returncode == 0:
-            (folder / READY_FILE).write_text(READY_TEXT)
+            (folder / READY_FILE).write_text(ready_text())
 
 
 def main():
