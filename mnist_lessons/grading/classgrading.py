@@ -294,7 +294,7 @@ def autograde_reference_submission_stock(lessons=None):
 # work takes paths and returns data, it runs as well on a Dask cluster
 # (`scheduler=`), given a file system that the workers share with the course.
 
-GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission; about 45 s on 2 cores
+GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission; about 20 s on 2 cores
 CHILD_SECONDS = GRADE_SECONDS + 600  # a backstop for one nbgrader command: the engine's deadline, then its replays
 
 
