@@ -19,7 +19,9 @@ on others: ``model.train_function(state, iterator)`` returns ``(logs,
 state)`` on JAX, and ``model.train_function(iterator)`` returns the logs on
 TensorFlow, each taking its batches with ``next(iterator)``. A Keras that
 changes it fails that test. On other backends, eager runs, or a model
-compiled again with one step per execution, Keras' own function runs.
+compiled again with one step per execution, Keras' own function runs. One
+difference shows only with data fed by a generator of one's own: Keras draws
+a call's batches one step at a time, this draws all 32 first.
 
 Only for a network of Dense layers (``ONE_CALL_LAYERS``), the course's own:
 lesson 08's LeNet-5 trained 3.3 times slower so (24.5 s an epoch against

@@ -114,14 +114,27 @@ def test_keras_is_imported_once_in_the_server_before_a_lesson_starts(tmp_path):
 
 
 def test_the_server_says_why_it_could_not_start(tmp_path):
-    """Does a server whose imports fail end with a ServerError naming the failure, not a hang?"""
-    server = forkserver.Server(tmp_path, {"PATH": os.environ["PATH"], "PYTHONPATH": "", "MPLBACKEND": "no-such-backend"},
-                               log=tmp_path / "server.log")
-    with pytest.raises(forkserver.ServerError):
-        try:
-            server.start()
-        finally:
-            server.close()
+    """Does a server whose imports fail end with a ServerError naming the failure, leaving nothing running?"""
+    server = forkserver.Server({"PATH": os.environ["PATH"], "MPLBACKEND": "no-such-backend"}, work_bytes=10**8,
+                               area=tmp_path, log=tmp_path / "server.log")
+    with pytest.raises(forkserver.ServerError, match="imports failed"):
+        server.start()
+    assert server.process.poll() is not None and not server.alive
+
+
+def test_a_lesson_that_never_takes_its_turn_holds_no_one_up():
+    """Does the lesson after one that leaves without running a child (an error, the deadline) still get its turn?"""
+    turns = engine.Turns(["first", "second"], jobs=1)
+    ran = threading.Event()
+
+    def second():
+        with turns.turn("second"):
+            ran.set()
+
+    threading.Thread(target=second, daemon=True).start()
+    assert not ran.wait(0.3), "the second lesson ran before the first's turn"
+    turns.leave("first")
+    assert ran.wait(5)
 
 
 def _solution(lesson, name):
@@ -191,8 +204,9 @@ def test_a_lesson_cannot_read_another_lessons_child(tmp_path):
 
 @needs_bubblewrap
 @pytest.mark.parametrize("how", ["import signal\nfor pid in siblings():\n    os.kill(pid, signal.SIGSTOP)\n",
-                                 "import signal\nos.kill(-1, signal.SIGKILL)\n"],
-                         ids=["stopped", "killed-with-the-server"])
+                                 "import signal\nos.kill(-1, signal.SIGKILL)\n",
+                                 "import signal\nos.kill(1, signal.SIGINT)\nos.kill(1, signal.SIGTERM)\n"],
+                         ids=["stopped", "killed-with-the-server", "server-interrupted"])
 def test_stopping_another_lesson_costs_it_nothing(tmp_path, how):
     """Does lesson 01's code that stops or kills lesson 02's child (and the server) leave lesson 02 its full marks?"""
     grade = _two_lessons(tmp_path, SIBLINGS + how)

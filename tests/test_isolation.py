@@ -7,6 +7,7 @@ only where bubblewrap runs; `.ci/run` installs it. The others hold either
 way, by the engine's own limits.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -194,14 +195,37 @@ def test_many_processes_are_stopped(tmp_path):
     assert_zero_and_rest_graded(result, "preprocess_images", "more than 32 processes")
 
 
-def test_a_full_folder_is_stopped(tmp_path, monkeypatch):
-    """Is a function that fills the grader's disk stopped before it does, costing that function only?"""
+@pytest.mark.parametrize("confined", [True, False], ids=["own-tmpfs", "unconfined-watched"])
+def test_a_full_folder_is_stopped(tmp_path, monkeypatch, confined):
+    """Is a function that fills the grader's disk stopped before it does, costing that function only?
+
+    Confined, what it writes goes to its sandbox's own /tmp, a tmpfs the kernel caps: its writes fail.
+    Unconfined, to a folder of the grader's, whose size the grader watches and stops.
+    """
+    if confined and not CONFINED:
+        pytest.skip(isolation.bubblewrap()[1])
     monkeypatch.setattr(engine, "SCRATCH_BYTES", 40 * 1024**2)
     source = ("def preprocess_images(images):\n"
               "    for i in range(10**6):\n"
               "        open(f'filler-{i}', 'wb').write(b'x' * 10**6)\n")
-    result = grade(submission(tmp_path, replace={"preprocess_images": source}))
-    assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
+    with _isolation(confined):
+        result = grade(submission(tmp_path, replace={"preprocess_images": source}))
+    assert_zero_and_rest_graded(result, "preprocess_images", "No space left" if confined else "filled its folder")
+
+
+@contextlib.contextmanager
+def _isolation(confined):
+    """Grade with bubblewrap as the host has it, or without it (MNIST_LESSONS_ISOLATION=none)."""
+    if confined:
+        yield
+        return
+    os.environ[isolation.SWITCH] = "none"
+    isolation.bubblewrap.cache_clear()
+    try:
+        yield
+    finally:
+        del os.environ[isolation.SWITCH]
+        isolation.bubblewrap.cache_clear()
 
 
 def test_a_handed_in_package_shadows_nothing(tmp_path):
@@ -238,7 +262,7 @@ def test_isolation_mounts_only_what_the_child_needs(tmp_path):
     """Are the course's solutions/, the home folder and /etc's secrets left out of the child's view?"""
     if not CONFINED:
         pytest.skip(isolation.bubblewrap()[1])
-    command, note = isolation.confine(["python"], tmp_path)
+    command, note = isolation.confine(["python"], 10**8)
     assert note is None
     bound = {command[i + 1] for i, word in enumerate(command) if word in ("--ro-bind", "--ro-bind-try", "--bind")}
     root = Path(__file__).resolve().parents[1]
@@ -331,7 +355,7 @@ def test_memory_in_nameless_files_counts(tmp_path):
 
 
 def test_a_folder_past_any_path_length_still_counts(tmp_path, monkeypatch):
-    """Are files under folders whose path is longer than Linux's 4096 bytes counted? (They hid 2.4 GB.)"""
+    """Unconfined, are files under folders whose path is longer than Linux's 4096 bytes counted? (They hid 2.4 GB.)"""
     monkeypatch.setattr(engine, "SCRATCH_BYTES", 40 * 1024**2)
     body = ("import os, time\n"
             "for i in range(18):\n"
@@ -341,22 +365,32 @@ def test_a_folder_past_any_path_length_still_counts(tmp_path, monkeypatch):
             "for i in range(100):\n"
             "    open(f'f{i}', 'wb').write(b'x' * 10**6)\n"
             "time.sleep(2)  # long enough to be seen, short of the function's time limit\n")
-    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
+    with _isolation(False):
+        result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
     assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
 
 
-def test_folders_nested_too_deep_cost_the_function_only(tmp_path):
-    """Do 1,500 nested folders (too deep for shutil.rmtree) stop the function, not the grader, and leave nothing?"""
+@pytest.mark.parametrize("confined", [True, False], ids=["own-tmpfs", "unconfined-watched"])
+def test_folders_nested_too_deep_cost_the_function_only(tmp_path, confined):
+    """Do 1,500 nested folders (too deep for shutil.rmtree) stop nothing but, unconfined, the function, and leave
+    nothing on the grader's disk?"""
+    if confined and not CONFINED:
+        pytest.skip(isolation.bubblewrap()[1])
     before = set(Path(tempfile.gettempdir()).glob("mnist-grading-*"))
-    body = ("import os, time\n"
+    body = ("import os, tempfile, time\n"
             "start = os.getcwd()\n"
+            "os.chdir(tempfile.mkdtemp(dir=start))  # a fresh tower at each call\n"
             "for _ in range(1500):\n"
             "    os.mkdir('a')\n"
             "    os.chdir('a')\n"
             "os.chdir(start)\n"
-            "time.sleep(2)\n")
-    result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
-    assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
+            + ("" if confined else "time.sleep(2)  # long enough to be seen\n"))
+    with _isolation(confined):
+        result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))
+    if confined:  # its own tmpfs, gone with the sandbox: nothing to count or remove on the grader's side
+        assert full_marks(result), result.as_dict()
+    else:
+        assert_zero_and_rest_graded(result, "preprocess_images", "filled its folder")
     assert set(Path(tempfile.gettempdir()).glob("mnist-grading-*")) <= before
 
 

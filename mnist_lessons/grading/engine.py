@@ -95,7 +95,7 @@ MAX_ARRAYS = 1_000  # arrays one function's record may hold; the checks' calls r
 POLL_SECONDS = 0.05
 TREE_POLLS = 10  # which processes the child runs, rescanned every 10th poll (a scan of /proc, ~3 ms)
 MAX_PROCESSES = 32  # the child and what it starts; a lesson starts none of its own
-SCRATCH_BYTES = 2 * 1024**3  # all the child writes to its folder: records of the sample's arrays, weights
+SCRATCH_BYTES = 1024**3  # all a student's lessons write to their sandbox's /tmp (a tmpfs, so memory): a few MB
 SCRATCH_ENTRIES = 10_000  # files the folder may hold; counting more would itself be a way to stall the grader
 SCRATCH_DEPTH = 32  # folders within folders; deeper is no lesson's doing, and outgrows paths and recursion
 MAX_THREADS = max(1024, 16 * (os.cpu_count() or 1))  # XLA's and TensorFlow's pools: a few per core
@@ -246,9 +246,17 @@ def side_by_side(items, jobs, grade, *, demonstrations):
     jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
     order = LONGEST_FIRST_WITH_DEMONSTRATIONS if demonstrations else LONGEST_FIRST
     started = sorted(items, key=lambda lesson: order.index(lesson) if lesson in order else len(order))
-    with Sandboxes(keep_outputs=demonstrations, shared=len(items) > 1, turns=Turns(started, jobs)) as sandboxes:
+    turns = Turns(started, jobs)
+
+    def grade_in_turn(lesson):
+        try:
+            return grade(lesson, items[lesson], sandboxes)
+        finally:
+            turns.leave(lesson)  # a lesson that never ran a child (past the deadline, or an error) holds no one up
+
+    with Sandboxes(keep_outputs=demonstrations, shared=len(items) > 1, turns=turns) as sandboxes:
         with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
-            futures = {lesson: pool.submit(grade, lesson, items[lesson], sandboxes) for lesson in started}
+            futures = {lesson: pool.submit(grade_in_turn, lesson) for lesson in started}
             return {lesson: futures[lesson].result() for lesson in items}
 
 
@@ -273,6 +281,13 @@ class Turns:
         finally:
             with self._condition:
                 self.free += 1
+                self._condition.notify_all()
+
+    def leave(self, lesson):
+        """``lesson`` will run no child (any more): the lessons after it need not wait for its turn."""
+        with self._condition:
+            if lesson in self.waiting:
+                self.waiting.remove(lesson)
                 self._condition.notify_all()
 
 
@@ -488,11 +503,10 @@ def _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limit
     except forkserver.ServerError as err:
         return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})", "notes": [],
                 "outputs": {}}
-    work, private = sandboxes.folders(lesson)
+    private = sandboxes.private_folder(lesson)
     try:
-        return _run_child_in(server, work, private, program, lesson, functions, skip, limits, sandboxes)
+        return _run_child_in(server, private, program, lesson, functions, skip, limits, sandboxes)
     finally:
-        _remove_tree(work)
         _remove_tree(private)
 
 
@@ -507,16 +521,16 @@ def _remove_tree(folder):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
-def _run_child_in(server, work, private, program, lesson, functions, skip, limits, sandboxes):
-    """Fork a child in ``work`` (its folder in the sandbox), watch it, and read what it sent into ``private``."""
+def _run_child_in(server, private, program, lesson, functions, skip, limits, sandboxes):
+    """Fork a child of ``server``, watch it, and read what it sent into ``private``, a folder only we see."""
     out = private / "results"
     out.mkdir()
     keep_outputs = sandboxes.keep_outputs
     request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip,
                "keep_outputs": keep_outputs,
-               "trained_weights": _trained_weights_file(functions, skip, work, sandboxes.cache)}
+               "trained_weights": _trained_weights_file(functions, skip, sandboxes.weights, sandboxes.cache)}
     try:
-        child = server.fork(work)
+        child = server.fork(lesson)
     except forkserver.ServerError as err:
         return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})",
                 "notes": [server.note] if server.note else [], "outputs": {}}
@@ -525,7 +539,9 @@ def _run_child_in(server, work, private, program, lesson, functions, skip, limit
     threading.Thread(target=_send_request, args=(child.request, request), daemon=True).start()
     try:
         compilecache.read_in_this_process(sandboxes.cache)  # for the replays; imports JAX while the child runs
-        reason = _watch(child, out / "progress.jsonl", output, limits, work)
+        # Confined, what the child writes goes to its sandbox's own /tmp, capped in size by the kernel;
+        # unconfined, to a folder of ours, watched here.
+        reason = _watch(child, out / "progress.jsonl", output, limits, None if server.confined else server.area)
     finally:
         child.kill()  # it and whatever it started, even after a clean exit
         receiver.join(READER_SECONDS)
@@ -609,11 +625,10 @@ class Sandboxes:
         self.backend = _backend()  # the same backend as this process: replays must agree
         self.cache = compilecache.ready(self.backend)  # programs the checks compile, compiled once, read-only
         self.root = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
-        self.scratch = self.root / "sandbox"  # what the sandboxes see and write: the children's folders, a home
-        self.scratch.mkdir()
-        (self.scratch / "home").mkdir()
         self.private = self.root / "grader"  # what only the grader sees: what each child sent, its output
         self.private.mkdir()
+        self.weights = self.root / "weights"  # the checks' trained network, when there is no cache: read-only
+        self.weights.mkdir()
         self._servers = {}  # None (the shared one) or a lesson -> Server
         self._lock = threading.Lock()
         self._count = itertools.count(1)
@@ -622,36 +637,31 @@ class Sandboxes:
         """The running server for ``lesson``: the shared one, or (``alone``) the lesson's own; started if need be."""
         key = lesson if alone or not self.shared else None
         with self._lock:
-            server = self._servers.get(key)
+            server = self._servers.pop(key, None)
             if server is not None and not server.alive:
                 server.close()
                 server = None
             if server is None:
                 number = next(self._count)
-                server = forkserver.Server(self.scratch, self._environment(), keras=self.backend == "jax",
-                                           read_only=[self.cache] if self.cache is not None else [],
-                                           log=self.private / f"server-{number}.log")
-                self._servers[key] = server
-                server.start()
+                area = self.root / f"sandbox-{number}"  # where it writes if it runs unconfined
+                area.mkdir()
+                read_only = [self.weights] + ([self.cache] if self.cache is not None else [])
+                server = forkserver.Server(self._environment(), work_bytes=SCRATCH_BYTES, area=area,
+                                           read_only=read_only, keras=self.backend == "jax",
+                                           log=self.private / f"server-{number}.log").start()
+            self._servers[key] = server  # only once it started: a server that could not is not kept
             return server
 
-    def folders(self, lesson):
-        """A new working folder for a child of ``lesson`` in the sandbox, and a folder for what it sends, outside."""
-        name = f"{lesson}-{next(self._count)}"
-        work, private = self.scratch / name, self.private / name
-        work.mkdir()
-        private.mkdir()
-        isolation.hand_over(work)
-        return work, private
+    def private_folder(self, lesson):
+        """A new folder, seen by the grader alone, for what a child of ``lesson`` sends and prints."""
+        folder = self.private / f"{lesson}-{next(self._count)}"
+        folder.mkdir()
+        return folder
 
     def _environment(self):
-        home = self.scratch / "home"
         env = {
             "PATH": path_with_scripts(),
-            "HOME": str(home),
-            "KERAS_HOME": str(home / ".keras"),
             "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": str(home / "matplotlib"),
             "NBGRADER_EXECUTION": "autograde",  # the lessons' short path
             "KERAS_BACKEND": self.backend,
             "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -678,11 +688,12 @@ class Sandboxes:
         self.close()
 
 
-def _trained_weights_file(functions, skip, work, cache):
+def _trained_weights_file(functions, skip, folder, cache):
     """The checks' briefly trained network, for the child, when its checks need it: trained once.
 
     The warm-up of the compilation cache saves it there, so neither this process nor the child trains it
-    (this process loads it for its replays); without a cache, it is trained here and saved for the child.
+    (this process loads it for its replays); without a cache, it is trained here and saved in ``folder``,
+    which the sandboxes see read-only.
     """
     from mnist_lessons import checks
 
@@ -693,8 +704,9 @@ def _trained_weights_file(functions, skip, work, cache):
         if saved is not None:
             checks._load_trained_weights(saved)  # the replays here use the child's weights (1.6 MB, read once a lesson)
             return str(saved)
-        path = work / "trained_weights.npz"
-        checks._save_trained_weights(path)
+        path = folder / "trained_weights.npz"
+        if not path.exists():
+            checks._save_trained_weights(path)
     return str(path)
 
 
@@ -780,7 +792,7 @@ def _watch(child, progress_path, output, limits, work):
             reason = f"started more than {MAX_PROCESSES} processes"
         elif threads > MAX_THREADS:
             reason = f"started more than {MAX_THREADS} threads"
-        elif rescan and _folder_bytes(work) > SCRATCH_BYTES:
+        elif rescan and work is not None and _folder_bytes(work) > SCRATCH_BYTES:
             reason = (f"filled its folder (more than {SCRATCH_BYTES / 1024**3:g} GiB, or {SCRATCH_ENTRIES:,} "
                       "files)")
         elif output.size > limits.output_bytes:
@@ -815,7 +827,10 @@ def _folder_bytes(folder):
     """
     total, seen = 0, 0
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    stack = [(os.open(folder, flags), 0)]
+    try:
+        stack = [(os.open(folder, flags), 0)]
+    except OSError:
+        return math.inf  # the folder replaced or taken away: not what any lesson does
     try:
         while stack:
             descriptor, depth = stack.pop()

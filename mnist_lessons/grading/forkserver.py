@@ -23,34 +23,44 @@ What keeps a student's lessons apart, though they share one sandbox:
   that lesson again in a server of its own, where whatever goes wrong is
   the lesson's own doing (``engine._run_child``).
 
+What a sandbox writes, it writes to its own ``/tmp``, a tmpfs capped in
+size that vanishes with it (``isolation.confine``): each child makes its
+folder there. The grader never writes, reads or changes owners in a folder
+a child can write, so no child can turn its paths against it.
+
 The server and the grader talk over a Unix socket of sequenced packets, the
-server's standard input: the grader sends ``{"op": "fork", "folder": ...}``
+server's standard input: the grader sends ``{"op": "fork", "name": ...}``
 with three descriptors (the request's pipe to read, the results' pipe and the
 output's pipe to write); the server answers ``ready``, ``forked`` with the
-child's process id (as the sandbox numbers it) and ``exited`` with its wait
-status. The server reaps its children, and kills any process that fell to it
-from a lesson whose child had ended (a stray).
+child's number in this server and process id (as the sandbox numbers it) and
+``exited`` with its number and wait status. The server reaps its children,
+and kills any process that fell to it from a lesson whose child had ended (a
+stray). It ignores SIGINT, the one signal a child could still stop it with.
 """
 
-import array
 import contextlib
+import itertools
 import json
 import os
+import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 from mnist_lessons.grading import isolation
-from mnist_lessons.grading.processes import live_processes, trees
+from mnist_lessons.grading.processes import live_processes, proc_stat, trees
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a control message: a folder's path, a process id
 START_SECONDS = 120.0  # the server's imports: about 2 s on 2 cores, Keras among them
 REPLY_SECONDS = 30.0  # a fork, or a child's exit after SIGKILL
 STRAY_SECONDS = 0.2  # how often the server looks for strays
+LESSON_NAME = re.compile(r"[0-9A-Za-z_]{1,64}")  # what a fork request names its child's folder after
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
@@ -66,15 +76,16 @@ class ServerError(Exception):
 class Server:
     """A fork server in a sandbox of its own, started by ``start``; ``fork`` gives a ``Child``; ``close`` ends it all.
 
-    ``scratch``: the folder the sandbox may write (each child's folder is made
-    inside it); ``env``: the server's environment, which every child inherits;
-    ``read_only``: more folders it may read; ``keras``: import Keras before
-    forking (only on JAX, whose import starts no thread: a fork copies one).
+    ``env``: the server's environment, which every child inherits; ``work_bytes``: the size of the sandbox's
+    own ``/tmp``, where everything it writes goes; ``area``: where it writes when it runs unconfined (no
+    bubblewrap), a folder of the grader's; ``read_only``: more folders it may read; ``keras``: import Keras
+    before forking (only on JAX, whose import starts no thread: a fork copies one).
     """
 
-    def __init__(self, scratch, env, *, read_only=(), keras=False, log=None):
-        self.scratch = str(scratch)
+    def __init__(self, env, *, work_bytes, area, read_only=(), keras=False, log=None):
         self.env = dict(env)
+        self.work_bytes = work_bytes
+        self.area = str(area)
         self.read_only = list(read_only)
         self.keras = keras
         self.log_path = log
@@ -83,45 +94,60 @@ class Server:
         self.pid = None  # the server's own process id, as this process numbers it
         self._socket = None
         self._replies = []
-        self._exits = {}  # the sandbox's id of a child -> its wait status
-        self._children = {}  # the sandbox's id of a child -> Child
+        self._exits = {}  # a child's number in this server -> its wait status
+        self._children = {}  # a child's number -> Child, while it runs
         self._condition = threading.Condition()
         self._fork_lock = threading.Lock()
         self._closed = False
-        self._reader = None
+        self._socket_open = True
 
     # ------------------------------------------------------------ starting and ending
 
+    @property
+    def confined(self):
+        return self.note is None
+
     def start(self):
-        """Start the server and wait until it has imported what it preloads; ServerError if it cannot."""
+        """Start the server and wait until it has imported what it preloads; ServerError (and nothing left
+        running) if it cannot."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = [sys.executable, "-I", "-m", "mnist_lessons.grading.forkserver"] + (["--keras"] if self.keras else [])
-        command, self.note = isolation.confine(command, self.scratch, read_only=self.read_only)
+        command, self.note = isolation.confine(command, self.work_bytes, read_only=self.read_only)
+        home = f"{self.work_area}/home"
+        env = dict(self.env, HOME=home, KERAS_HOME=f"{home}/.keras", MPLCONFIGDIR=f"{home}/matplotlib")
         log = open(self.log_path or os.devnull, "wb")
         try:
-            self.process = subprocess.Popen(command, cwd=self.scratch, env=self.env, stdin=theirs, stdout=log,
+            self.process = subprocess.Popen(command, cwd=self.area, env=env, stdin=theirs, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             theirs.close()
             log.close()
         self._socket = ours
-        self._reader = threading.Thread(target=self._read, name="forkserver-reader", daemon=True)
-        self._reader.start()
-        ready = self._reply("ready", START_SECONDS)
-        self.pid = self._find(ready["pid"], [self.process.pid]) if self.note is None else self.process.pid
-        if self.pid is None:
+        threading.Thread(target=self._read, name="forkserver-reader", daemon=True).start()
+        try:
+            ready = self._reply("ready", START_SECONDS)
+            self.pid = self._find(ready["pid"], self.process.pid) if self.confined else self.process.pid
+            if self.pid is None:
+                raise ServerError("the grader could not find its sandbox's server among its processes")
+        except BaseException:
             self.close()
-            raise ServerError("the grader could not find its sandbox's server among its processes")
+            raise
         return self
+
+    @property
+    def work_area(self):
+        """Where the server and its children write: the sandbox's own /tmp, or (unconfined) ``area``."""
+        return isolation.SANDBOX_TMP if self.confined else self.area
 
     def close(self):
         """Kill the server, its children and everything in its sandbox."""
         with self._condition:
             self._closed = True
+            children = list(self._children.values())
             self._condition.notify_all()
         if self.process is not None:
             members = trees([self.process.pid], sessions=[self.process.pid]) | {self.process.pid}
-            for child in list(self._children.values()):
+            for child in children:  # unconfined, a child's tree is not the server's once the server is gone
                 members |= child.members()
             kill_all(members)
             self.process.wait()
@@ -142,8 +168,8 @@ class Server:
 
     # ------------------------------------------------------------ children
 
-    def fork(self, folder):
-        """A new child, its working folder ``folder`` (inside ``scratch``): a ``Child`` holding the grader's pipe ends."""
+    def fork(self, name):
+        """A new child for lesson ``name``, which makes its own folder in the work area: a ``Child``."""
         request_read, request_write = os.pipe()
         results_read, results_write = os.pipe()
         output_read, output_write = os.pipe()
@@ -152,9 +178,8 @@ class Server:
             with self._fork_lock:
                 if not self.alive:
                     raise ServerError(self._why_stopped())
-                message = json.dumps({"op": "fork", "folder": str(folder)}).encode()
                 try:
-                    socket.send_fds(self._socket, [message], theirs)
+                    socket.send_fds(self._socket, [json.dumps({"op": "fork", "name": name}).encode()], theirs)
                 except OSError as err:
                     raise ServerError(f"the grader could not reach its sandbox's server ({err})") from None
                 reply = self._reply("forked", REPLY_SECONDS)
@@ -165,35 +190,29 @@ class Server:
         finally:
             for descriptor in theirs:
                 os.close(descriptor)
-        inner = reply["pid"]
-        pid = inner if self.note is not None else self._find(inner, [self.pid])
-        child = Child(self, inner, pid, request_write, results_read, output_read)
+        pid = reply["pid"] if not self.confined else self._find(reply["pid"], self.pid)
+        child = Child(self, reply["number"], pid, request_write, results_read, output_read)
         with self._condition:
-            self._children[inner] = child
+            if reply["number"] not in self._exits:
+                self._children[reply["number"]] = child
         return child
 
-    def _wait_exit(self, inner, timeout):
-        """The wait status of the child ``inner``; None if the server is gone or it did not end in ``timeout``."""
+    def _wait_exit(self, number, timeout):
+        """Wait up to ``timeout`` for child ``number`` to end (or the server to go); its wait status, or None."""
         deadline = time.monotonic() + timeout
         with self._condition:
-            while inner not in self._exits and not self._closed and self._socket_open:
+            while not self._ended(number):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return None
+                    break
                 self._condition.wait(remaining)
-            return self._exits.get(inner)
+            return self._exits.get(number)
 
-    def _exited(self, inner):
+    def _ended(self, number):
         with self._condition:
-            return inner in self._exits or self._closed or not self._socket_open
-
-    def _status(self, inner):
-        with self._condition:
-            return self._exits.get(inner)
+            return number in self._exits or self._closed or not self._socket_open
 
     # ------------------------------------------------------------ the control socket
-
-    _socket_open = True
 
     def _read(self):
         """Take the server's messages as they come: replies for whoever waits, exits for the children."""
@@ -202,11 +221,12 @@ class Server:
                 data = self._socket.recv(MAX_MESSAGE_BYTES)
                 if not data:
                     break
-                with contextlib.suppress(ValueError):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
                     message = json.loads(data)
                     with self._condition:
-                        if message.get("op") == "exited":
-                            self._exits[message["pid"]] = message["status"]
+                        if message["op"] == "exited":
+                            self._exits[message["number"]] = message["status"]
+                            self._children.pop(message["number"], None)
                         else:
                             self._replies.append(message)
                         self._condition.notify_all()
@@ -242,10 +262,22 @@ class Server:
                 tail = f": {lines[-1][:300]}" if lines else ""
         return f"the grader's sandbox stopped{tail}"
 
-    def _find(self, inner, roots):
-        """This process's id for the process the sandbox numbers ``inner``, found among the descendants of ``roots``."""
-        for pid in sorted(trees(roots)):
-            if _innermost_pid(pid) == inner:
+    def _find(self, inner, parent):
+        """This process's id for the child of ``parent`` that the sandbox numbers ``inner``, or None.
+
+        Only a direct child of the server, in its PID namespace: a process a lesson made in a namespace of
+        its own may number itself as it likes, and must never be taken for the next lesson's child. (The
+        server itself is found among bubblewrap's descendants, before any learner code runs.)
+        """
+        if parent == self.process.pid:
+            candidates = trees([parent])
+            depth = None
+        else:
+            candidates = [pid for pid, (ppid, _) in live_processes().items() if ppid == parent]
+            depth = len(_namespace_pids(parent) or [])
+        for pid in sorted(candidates):
+            pids = _namespace_pids(pid)
+            if pids and pids[-1] == inner and depth in (None, len(pids)):
                 return pid
         return None
 
@@ -253,37 +285,34 @@ class Server:
 class Child:
     """A lesson's child, as the grader sees it: its process id here, its pipes, its end."""
 
-    def __init__(self, server, inner, pid, request, results, output):
+    def __init__(self, server, number, pid, request, results, output):
         self.server = server
-        self.inner = inner  # its id inside the sandbox
+        self.number = number  # its number in its server
         self.pid = pid  # its id here (None when it was gone before it was found)
+        self.started = _start_time(pid) if pid is not None else None  # which process the id is: ids are reused
         self.request = request  # the grader writes the request here, then closes it
         self.results = results  # frames: channel.Receiver reads them
         self.output = output  # what it prints: the engine counts and keeps it
         self.returncode = None
 
-    def poll(self):
-        """None while it runs; then its return code as subprocess gives one (-N: killed by signal N), or None
-        if its server is gone."""
-        if not self.server._exited(self.inner):
-            return None
-        self.returncode = _returncode(self.server._status(self.inner))
-        return self.returncode if self.returncode is not None else -1
-
     def ended(self):
-        return self.server._exited(self.inner)
+        """Whether it has ended; then ``returncode`` is set (as subprocess gives one: -N, killed by signal N),
+        or None if its server went with it."""
+        if not self.server._ended(self.number):
+            return False
+        self.returncode = _returncode(self.server._exits.get(self.number))
+        return True
 
     def members(self):
-        """The child and every process under it or in its session."""
-        if self.pid is None:
+        """The child and every process under it or in its session; nothing once it has ended."""
+        if self.pid is None or _start_time(self.pid) != self.started:
             return set()
-        return trees([self.pid], sessions=[self.pid]) | ({self.pid} if _alive(self.pid) else set())
+        return trees([self.pid], sessions=[self.pid]) | {self.pid}
 
     def kill(self):
         """SIGKILL the child and all it started; wait for the server to see it end."""
         kill_all(self.members())
-        self.server._wait_exit(self.inner, REPLY_SECONDS)
-        self.returncode = _returncode(self.server._status(self.inner))
+        self.returncode = _returncode(self.server._wait_exit(self.number, REPLY_SECONDS))
 
 
 def _returncode(status):
@@ -304,20 +333,21 @@ def kill_all(pids):
                 os.kill(pid, signal.SIGKILL)
 
 
-def _alive(pid):
-    return pid in live_processes()
-
-
-def _innermost_pid(pid):
-    """The process id of ``pid`` in the innermost PID namespace it is in (Linux's NSpid), or None."""
+def _namespace_pids(pid):
+    """The ids of ``pid`` in each PID namespace it is in, outermost first (Linux's NSpid), or None."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError, IndexError):
+                    return [int(word) for word in line.split()[1:]]
+    except (OSError, ValueError):
         return None
-    return pid
+    return None
+
+
+def _start_time(pid):
+    found = proc_stat(pid)
+    return found[3] if found is not None else None
 
 
 # ---------------------------------------------------------------- the server, inside the sandbox
@@ -353,7 +383,9 @@ def _preload(keras):
 def serve():
     """The server's loop: fork a child for each request, report each one's end, kill strays; until the grader goes."""
     control = socket.socket(fileno=0)  # the grader's socket, as standard input
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # unconfined: die with the grader (bubblewrap sees to it otherwise)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as PID 1, only a signal with a handler could reach it
+    os.makedirs(os.environ["HOME"], exist_ok=True)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader (setpriv's change of user cleared bubblewrap's)
     _prctl(PR_SET_DUMPABLE, 0)  # no child may trace this process or read its memory
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a lesson left behind falls to us, to be killed
     try:
@@ -366,7 +398,8 @@ def serve():
         _send(control, op="error", message=f"it runs {threads} threads after its imports; a fork copies only one")
         return
     _send(control, op="ready", pid=os.getpid())
-    children = set()
+    children = {}  # pid -> (the child's number, its folder)
+    numbers = itertools.count(1)
     last_sweep = 0.0
     while True:
         readable, _, _ = select.select([control], [], [], STRAY_SECONDS / 2)
@@ -377,47 +410,61 @@ def serve():
                 break
             if not data:
                 break  # the grader is gone
-            pid = _fork(control, data, descriptors, sandbox)
-            if pid is not None:
-                children.add(pid)
-                _send(control, op="forked", pid=pid)
+            forked = _fork(control, data, descriptors, sandbox)
+            if forked is not None:
+                pid, folder = forked
+                children[pid] = next(numbers), folder
+                _send(control, op="forked", pid=pid, number=children[pid][0])
         for pid, status in _reaped():
             if pid in children:
-                children.discard(pid)
-                _send(control, op="exited", pid=pid, status=status)
+                number, folder = children.pop(pid)
+                _send(control, op="exited", number=number, status=status)
+                _remove(folder)  # what it left there counts against the sandbox's /tmp no more
         if time.monotonic() - last_sweep > STRAY_SECONDS:
             last_sweep = time.monotonic()
             _kill_strays(children)
 
 
 def _fork(control, data, descriptors, sandbox):
-    """Fork a child for the request ``data``; its pid, or None (said to the grader) when the request is not one."""
+    """Fork a child for the request ``data`` in a new folder of the work area (the server's own): (its pid, the
+    folder), or None (said to the grader) when the request is not one."""
     try:
         message = json.loads(data)
-        if len(descriptors) != 3 or message.get("op") != "fork":
-            raise ValueError("not a fork request with three descriptors")
+        if len(descriptors) != 3 or message.get("op") != "fork" or not LESSON_NAME.fullmatch(str(message.get("name"))):
+            raise ValueError("not a fork request with a lesson's name and three descriptors")
     except ValueError as err:
         for descriptor in descriptors:
             os.close(descriptor)
         _send(control, op="error", message=str(err))
         return None
+    folder = tempfile.mkdtemp(prefix=f"{message['name']}-", dir=os.getcwd())
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         try:
             control.close()  # the server's socket is never in a child's reach
-            _become_child(message["folder"], *descriptors, sandbox)
+            _become_child(folder, *descriptors, sandbox)
         finally:
             os._exit(70)
     for descriptor in descriptors:
         os.close(descriptor)
-    return pid
+    return pid, folder
+
+
+def _remove(folder):
+    """Remove a child's folder, however deep it nested folders (too deep for shutil.rmtree's recursion)."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    except RecursionError:
+        subprocess.run(["rm", "-rf", "--", folder], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
 
 
 def _become_child(folder, request, results, output, sandbox):
-    """In the new child: its own session, its pipes as its input, results and output; then the lesson."""
+    """In the new child: its own session and folder, its pipes as its input, results and output; then the lesson."""
     os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl+C's KeyboardInterrupt, as in a kernel
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the server gone, the child goes too
     _prctl(PR_SET_CHILD_SUBREAPER, 1)  # its orphans stay in its tree, watched and killed with it
     _prctl(PR_SET_DUMPABLE, 0)

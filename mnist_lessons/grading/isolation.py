@@ -13,8 +13,9 @@ bubblewrap (``bwrap``, the sandbox behind Flatpak) runs, the child:
   programs and libraries, this Python and its packages, the course package
   (MNIST is inside it). The course folder, the gradebook, other students'
   work, ``solutions/`` and the home folder are not there at all;
-- writes only to its scratch folder, and to a private, size-capped ``/tmp``
-  that vanishes with it;
+- writes only to a private, size-capped ``/tmp`` (a tmpfs) that vanishes
+  with it, its working folder and home among it: nothing on the grader's
+  disk, and no folder the grader works in;
 - has its own PID, network (no interface but a dead loopback), IPC and UTS
   namespaces, so it reaches no network whoever runs the grader, and when the
   grader kills it (or dies) every process it started goes too
@@ -37,7 +38,7 @@ import sys
 from pathlib import Path
 
 UNPRIVILEGED_ID = 65534  # nobody / nogroup
-TMP_BYTES = 256 * 1024**2  # the child's private /tmp: Keras and matplotlib write a few files there
+SANDBOX_TMP = "/tmp"  # where a sandbox writes, all of it: a private tmpfs (confine's work_bytes)
 SHM_BYTES = 64 * 1024**2  # its /dev/shm: nothing in the lessons uses it
 # Kernel settings and triggers under /proc, read-only as Docker keeps them. Only root may write them, and the
 # child is never root (see _become_nobody); this is the second wall, which a review found missing when it was.
@@ -78,40 +79,32 @@ def bubblewrap():
     return program, None
 
 
-def confine(command, scratch, read_only=()):
-    """``command`` wrapped so that it runs confined, writing only to ``scratch``; and a note when it can't be.
+def confine(command, work_bytes, read_only=()):
+    """``command`` wrapped so that it runs confined, writing only to its own /tmp; and a note when it can't be.
 
-    ``read_only``: more folders the child may read (the grader's compilation cache). The command is the
-    first process of its PID namespace (bubblewrap's ``--as-pid-1``), which no process in the namespace can
-    kill or stop: the fork server (``forkserver.py``), whose children could otherwise kill it, and so the
-    other lessons' children with it.
+    Its /tmp (``SANDBOX_TMP``, also its working folder) is a tmpfs of ``work_bytes``, which vanishes with it:
+    nothing it writes is on the grader's disk, and the grader never works in a folder it can write.
+    ``read_only``: more folders it may read (the grader's compilation cache). The command is the first process
+    of its PID namespace (bubblewrap's ``--as-pid-1``), which no process in the namespace can kill or stop
+    (but by a signal it handles: the fork server ignores SIGINT): the fork server (``forkserver.py``), whose
+    children could otherwise kill it, and so the other lessons' children with it.
     """
     program, why = bubblewrap()
     if program is None:
         return list(command), without_isolation_note(why)
-    scratch = str(Path(scratch).resolve())
-    if _as_root():  # the host's nobody writes the scratch folder and what the grader made in it
-        for folder in [scratch, *(entry.path for entry in os.scandir(scratch) if entry.is_dir(follow_symlinks=False))]:
-            os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
-    places = [*_python_mounts()[2::3], *map(str, read_only), scratch]
+    places = [*_python_mounts()[2::3], *map(str, read_only)]
     # Order matters: a mount hides what was mounted below it before, so the private /tmp comes first and
-    # Python, the cache and the scratch folder (any of which may live under /tmp) after it.
+    # Python and the cache (which may live under /tmp) after it.
     return [
         program, *_namespaces(), *_system_mounts(),
         "--proc", "/proc", *[word for path in PROC_READ_ONLY for word in ("--ro-bind-try", path, path)],
         "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
-        "--perms", "1777", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        "--perms", "1777", "--size", str(work_bytes), "--tmpfs", SANDBOX_TMP,
         *_folders_leading_to(places), *_python_mounts(),
         *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
-        "--bind", scratch, scratch, "--chdir", scratch, "--as-pid-1",
+        "--chdir", SANDBOX_TMP, "--as-pid-1",
         "--", *_become_nobody(), *command,
     ], None
-
-
-def hand_over(folder):
-    """Let the sandbox's nobody write ``folder``, made after its sandbox started: where the grader is root, its owner."""
-    if _as_root() and bubblewrap()[0] is not None:
-        os.chown(folder, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
 
 
 def _folders_leading_to(places):

@@ -174,7 +174,12 @@ class GradeInSandbox(NbGraderPreprocessor):
         if key not in _GRADED_AHEAD:
             _GRADED_AHEAD.clear()  # a class graded in one process keeps one student's outcomes at a time
             started = time.monotonic()
-            _GRADED_AHEAD[key] = engine.grade_ahead(_submitted_lessons(self, resources), limits=_limits(resources))
+            try:
+                _GRADED_AHEAD[key] = engine.grade_ahead(_submitted_lessons(self, resources), limits=_limits(resources))
+            except Exception:  # noqa: BLE001 -- a fault of the grader's: each notebook is then graded on its own
+                self.log.exception("Grading %s's lessons side by side failed; each is graded on its own",
+                                   info["student"])
+                _GRADED_AHEAD[key] = {}
             self.log.info("Graded %d lessons of %s side by side in %.1f s", len(_GRADED_AHEAD[key]),
                           info["student"], time.monotonic() - started)
         return _GRADED_AHEAD[key]

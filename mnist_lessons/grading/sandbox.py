@@ -81,7 +81,7 @@ _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
 _gc_objects = gc.get_objects
-_gc_freeze_count = gc.get_freeze_count
+_gc_freeze = gc.freeze
 _gc_unfreeze = gc.unfreeze
 _output = sys.__stdout__  # the grader's size-capped log file: a learner's prints go there, not into memory
 
@@ -487,28 +487,36 @@ ANSWER_KEY_REFUSED = "the course's own answer to this exercise was called"
 def _functions_with(codes):
     """Every live function whose code equals one of ``codes`` (a scan of the garbage collector's objects).
 
-    The objects the fork server froze before forking (``freeze_preloaded``: the course's, made before any
-    learner code) are left out of the scan, 200,000 of them, 45 ms a scan. Learner code that froze objects
-    of its own (to hide a copy of the answer) changes the count of frozen objects: then all are thawed
-    and scanned, as without the server.
+    The first scan in a child looks at every object, thawing those frozen (the fork server's, and any
+    learner code froze to hide a copy of the answer), then freezes them all, keeping the copies it found
+    (of any exercise's answer); each later scan looks only at what is made after, 45 ms a scan less. A copy
+    made while a graded function runs, and frozen then, is missed: such a copy is missed anyway (the
+    threat model in docs/instructors.md).
     """
     if not codes:
         return []
-    if _gc_freeze_count() != _FROZEN[0]:
-        _gc_unfreeze()
-        _FROZEN[0] = 0
     function_type = _type(_refuse)
-    return [thing for thing in _gc_objects() if _type(thing) is function_type and thing.__code__ in codes]
+    if _COPIES_FOUND is None:
+        _gc_unfreeze()
+        everything = _gc_objects()
+        answers = {code for keys in ANSWER_KEYS.values() for _, code in keys}
+        globals()["_COPIES_FOUND"] = [thing for thing in everything
+                                      if _type(thing) is function_type and thing.__code__ in answers]
+        del everything
+        _gc_freeze()
+        recent = []
+    else:
+        recent = [thing for thing in _gc_objects() if _type(thing) is function_type and thing.__code__ in codes]
+    return [thing for thing in _COPIES_FOUND if thing.__code__ in codes] + recent
 
 
-_FROZEN = [0]  # how many objects the fork server froze: the count learner code must not have changed
+_COPIES_FOUND = None  # the copies of the answers the child's first scan found (a list then)
 
 
 def freeze_preloaded():
-    """In the fork server, before any fork: move every object made so far out of the answer-key scan's way
-    (and out of the collector's, so that its pages stay shared with the children)."""
+    """In the fork server, before any fork: move every object made so far out of the collector's way, so that
+    its pages stay shared with the children (the first answer-key scan in each child thaws them once)."""
     gc.freeze()
-    _FROZEN[0] = _gc_freeze_count()
 
 
 def _refuse(*args, **kwargs):
