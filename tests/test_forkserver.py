@@ -144,12 +144,12 @@ def _solution(lesson, name):
 
 
 def _two_lessons(tmp_path, attack):
-    """A submission whose lesson 01 ends with ``attack``, a cell of its own, while lesson 02 sleeps in its first."""
-    def sleep_first(notebook):
-        notebook["cells"].insert(1, {"cell_type": "code", "metadata": {}, "source": "import time\ntime.sleep(4)\n",
+    """A submission whose lesson 01 ends with ``attack``, a cell of its own, while lesson 02 waits in its first."""
+    def wait_first(notebook):
+        notebook["cells"].insert(1, {"cell_type": "code", "metadata": {}, "source": WAIT_FOR_THE_ATTACK,
                                      "outputs": [], "execution_count": None})
 
-    folder = submission(tmp_path, change=sleep_first)  # lesson 02, solved
+    folder = submission(tmp_path, change=wait_first)  # lesson 02, solved
     notebook = json.loads((SOLUTIONS / "01_load_data.ipynb").read_text())
     notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": attack, "outputs": [],
                               "execution_count": None})
@@ -159,6 +159,16 @@ def _two_lessons(tmp_path, attack):
     limits = dataclasses.replace(FAST, cell_seconds=10, function_seconds=30)
     return engine.grade_submission(folder, ["01_load_data", "02_preprocess"], limits=limits, jobs=2)
 
+
+# Lesson 02's first cell waits for lesson 01's attack, which waits for it in turn: in the sandbox's own /tmp,
+# shared by the two children, and not by a fixed sleep, which a slow machine outran (lesson 02 had ended before
+# lesson 01 reached its attack). Graded again alone, in a sandbox of its own, lesson 02 waits 6 s at most.
+WAIT_FOR_THE_ATTACK = ("import os, time\n"
+                       "open('/tmp/lesson-02-waits', 'w').close()\n"
+                       "for _ in range(120):\n"
+                       "    if os.path.exists('/tmp/lesson-01-attacked'):\n"
+                       "        break\n"
+                       "    time.sleep(0.05)\n")
 
 # A cell of lesson 01 that finds the other lesson's child: the process of the sandbox's nobody that is
 # neither itself, nor its server (its parent), nor the sandbox's first process.
@@ -174,9 +184,13 @@ SIBLINGS = ("import os, time\n"
             "            except OSError:\n"
             "                pass\n"
             "    return found\n"
-            "time.sleep(1)  # lesson 02's child is asleep in its first cell by now\n"
+            "for _ in range(160):  # until lesson 02's child waits in its first cell (it may start later)\n"
+            "    if os.path.exists('/tmp/lesson-02-waits'):\n"
+            "        break\n"
+            "    time.sleep(0.05)\n"
             "if not siblings():  # the attack would test nothing: the test fails on load_data\n"
-            "    load_data = None\n")
+            "    load_data = None\n"
+            "open('/tmp/lesson-01-attacked', 'w').close()  # after the attack (where it leaves this child alive)\n")
 
 
 @needs_bubblewrap
