@@ -4,12 +4,14 @@ import argparse
 import importlib.util
 import json
 import statistics
+from pathlib import Path
 
 import nbformat
 
 import pytest
 
 from mnist_lessons import bench
+from mnist_lessons.grading import compilecache
 from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
 
 TINY_IMAGES = bench.TINY["num_images"]
@@ -124,8 +126,12 @@ def test_tiny_cnn(tiny_run):
 
 
 def test_tiny_tools_are_timed(tiny_run):
-    """Are the self-check and the autograder found, timed on the tiny lesson, and passed by the reference submission?"""
+    """Are the self-check and the autograder found, timed on the tiny lesson, and passed by the reference submission,
+    after the grader's cache was warmed (where it has one), outside their figures?"""
     results, _, _ = tiny_run
+    warm_up = results["grader_warm_up"]
+    assert warm_up["seconds"] >= 0
+    assert warm_up["warmed"] == (compilecache.ready(bench.chosen_backend()) is not None), warm_up
     for tool, (module_name, function_name) in bench.TIMED_TOOLS.items():
         result = results[tool]
         assert "error" not in result, f"{tool}: {result}"
@@ -171,9 +177,12 @@ def test_tiny_json_and_table(tiny_run):
     assert f"  {results['startup']['seconds']:.2f} s (" in startup
     kernel = next(line for line in table.splitlines() if line.startswith("Kernel start to first output"))
     assert f"  {results['kernel_first_output']['first_output_seconds']:.2f} s (ready at " in kernel
-    # One progress line per phase: the matmul, each backend, the CNN, each tool, start-up, the kernel, the lessons.
+    warm_up = next(line for line in table.splitlines() if line.startswith("Grader's warm-up, once"))
+    assert warm_up.endswith(f"  {results['grader_warm_up']['seconds']:.1f} s") or "ready already" in warm_up
+    # One progress line per phase: the matmul, each backend, the CNN, the grader's warm-up, each tool, start-up,
+    # the kernel, the lessons.
     assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
-        1 + len(results["backends"]) + 1 + len(bench.TIMED_TOOLS) + 3
+        1 + len(results["backends"]) + 1 + 1 + len(bench.TIMED_TOOLS) + 3
     )
     assert results["parts"] == list(bench.PARTS) and results["command"] == "mnist-lessons bench --tiny"
 
@@ -369,5 +378,11 @@ def test_cli_arguments():
     args = parser.parse_args(["--tiny", "--out", "r.json", "--backend", "jax", "--data", "sample", "--only", "lessons"])
     assert (args.tiny, str(args.out), args.backends, args.data, args.only) == (True, "r.json", ["jax"], "sample", ["lessons"])
     defaults = parser.parse_args([])
-    assert not defaults.tiny and defaults.backends is None and str(defaults.out).endswith("results-latest.json")
-    assert defaults.only is None
+    assert not defaults.tiny and defaults.backends is None and defaults.out is None and defaults.only is None
+
+
+def test_a_part_run_writes_its_own_file():
+    """Does a run of some parts keep off the whole run's JSON (a tools run overwrote the training figures)?"""
+    assert bench.default_out() == bench.default_out(list(bench.PARTS)) == Path("benchmarks/results-latest.json")
+    assert bench.default_out(["tools"]) == Path("benchmarks/results-tools-latest.json")
+    assert bench.default_out(["lessons", "training"]) == Path("benchmarks/results-training-lessons-latest.json")
