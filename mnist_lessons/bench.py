@@ -889,8 +889,8 @@ def add_arguments(parser):
     parser.add_argument("--tiny", action="store_true",
                         help="2,000 images, 2 epochs, one seed: checks that the benchmark works, in seconds")
     parser.add_argument("--out", type=Path,
-                        help="where to write the JSON results (default benchmarks/results-latest.json, or with "
-                             "--only, benchmarks/results-<parts>-latest.json)")
+                        help="where to write the JSON results (default benchmarks/results-latest.json; with "
+                             "--only or --tiny, benchmarks/results-<parts>[-tiny]-latest.json)")
     parser.add_argument("--data", metavar="PATH|sample|keras",
                         help="the MNIST to train on, as for mnist-lessons train (default: $MNIST_LESSONS_DATA, ...)")
     parser.add_argument("--backend", action="append", choices=BACKENDS, dest="backends",
@@ -901,19 +901,18 @@ def add_arguments(parser):
                              "run-all)")
 
 
-def default_out(only=None):
+def default_out(only=None, tiny=False):
     """Where a run of the parts ``only`` (None: all) writes its JSON, unless told: a part's run never overwrites
-    the whole run's file, nor another part's."""
+    the whole run's file, nor another part's, and a ``tiny`` run (a check that the bench works) none of them."""
     parts = [part for part in PARTS if part in (only or PARTS)]
-    if parts == list(PARTS):
-        return Path("benchmarks/results-latest.json")
-    return Path(f"benchmarks/results-{'-'.join(parts)}-latest.json")
+    name = "-".join(([] if parts == list(PARTS) else parts) + (["tiny"] if tiny else []))
+    return Path(f"benchmarks/results-{name}-latest.json" if name else "benchmarks/results-latest.json")
 
 
 def run(args):
     """Run the benchmark with parsed ``args``, print its table; exit status 0."""
     only = getattr(args, "only", None)
-    out = args.out or default_out(only)
+    out = args.out or default_out(only, args.tiny)
     results = run_benchmark(tiny=args.tiny, out=out, data=args.data, backends=args.backends, only=only)
     print()
     print(format_table(results))

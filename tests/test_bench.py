@@ -382,7 +382,10 @@ def test_cli_arguments():
 
 
 def test_a_part_run_writes_its_own_file():
-    """Does a run of some parts keep off the whole run's JSON (a tools run overwrote the training figures)?"""
+    """Do a run of some parts and a tiny run keep off the whole run's JSON (a tools run overwrote the training
+    figures)?"""
     assert bench.default_out() == bench.default_out(list(bench.PARTS)) == Path("benchmarks/results-latest.json")
     assert bench.default_out(["tools"]) == Path("benchmarks/results-tools-latest.json")
     assert bench.default_out(["lessons", "training"]) == Path("benchmarks/results-training-lessons-latest.json")
+    assert bench.default_out(tiny=True) == Path("benchmarks/results-tiny-latest.json")
+    assert bench.default_out(["tools"], tiny=True) == Path("benchmarks/results-tools-tiny-latest.json")
