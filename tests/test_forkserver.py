@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -137,6 +138,24 @@ def test_a_lesson_that_never_takes_its_turn_holds_no_one_up():
     assert ran.wait(5)
 
 
+def test_the_next_lesson_starts_beside_one_that_runs():
+    """With places for two, does the second lesson, waiting for the first's turn, start as soon as the first takes
+    it? (It waited for the first to end: a test of two lessons found them run one after the other.)"""
+    turns = engine.Turns(["first", "second"], jobs=2)
+    waiting, ran = threading.Event(), threading.Event()
+
+    def second():
+        waiting.set()
+        with turns.turn("second"):
+            ran.set()
+
+    threading.Thread(target=second, daemon=True).start()
+    waiting.wait(5)
+    time.sleep(0.2)  # the second lesson waits on the first's turn by now
+    with turns.turn("first"):
+        assert ran.wait(5), "the second lesson did not start while the first ran, though a place was free"
+
+
 def _solution(lesson, name):
     notebook = json.loads((SOLUTIONS / f"{lesson}.ipynb").read_text())
     return next("".join(cell["source"]) for cell in notebook["cells"]
@@ -161,8 +180,9 @@ def _two_lessons(tmp_path, attack):
 
 
 # Lesson 02's first cell waits for lesson 01's attack, which waits for it in turn: in the sandbox's own /tmp,
-# shared by the two children, and not by a fixed sleep, which a slow machine outran (lesson 02 had ended before
-# lesson 01 reached its attack). Graded again alone, in a sandbox of its own, lesson 02 waits 6 s at most.
+# shared by the two children, not by fixed sleeps, which CI's machine outran. (There lesson 02's child had not
+# yet started when lesson 01 attacked: it waited for lesson 01 to end, a fault of engine.Turns, now tested
+# above.) Graded again alone, in a sandbox of its own, lesson 02 waits 6 s at most.
 WAIT_FOR_THE_ATTACK = ("import os, time\n"
                        "open('/tmp/lesson-02-waits', 'w').close()\n"
                        "for _ in range(120):\n"
@@ -229,7 +249,7 @@ def test_stopping_another_lesson_costs_it_nothing(tmp_path, how):
     assert GOOD_ONE_HOT in lesson_02.functions["one_hot_labels"].message
     assert not lesson_02.notes, lesson_02.notes  # graded again alone: nothing of the attack shows on it
     lesson_01 = grade.lessons["01_load_data"]  # its own attack cell is left out where it stops its own child
-    assert lesson_01.points == lesson_01.max_points, lesson_01.as_dict()
+    assert lesson_01.points == lesson_01.max_points, {n: f.message for n, f in lesson_01.functions.items()}
 
 
 def test_without_bubblewrap_the_server_still_keeps_the_lessons_apart(tmp_path, monkeypatch):

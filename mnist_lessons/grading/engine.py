@@ -275,6 +275,7 @@ class Turns:
             self._condition.wait_for(lambda: self.free > 0 and (not first or self.waiting[0] == lesson))
             if first:
                 self.waiting.remove(lesson)
+                self._condition.notify_all()  # the next lesson in order may take a free place now, beside this one
             self.free -= 1
         try:
             yield
