@@ -60,7 +60,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -508,18 +507,7 @@ def _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limit
     try:
         return _run_child_in(server, private, program, lesson, functions, skip, limits, sandboxes)
     finally:
-        _remove_tree(private)
-
-
-def _remove_tree(folder):
-    """Remove the child's folder, however the learner's code nested it (too deep for shutil.rmtree's recursion)."""
-    try:
-        shutil.rmtree(folder, ignore_errors=True)
-    except RecursionError:
-        pass
-    if os.path.lexists(folder):
-        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        forkserver.remove_tree(private)
 
 
 def _run_child_in(server, private, program, lesson, functions, skip, limits, sandboxes):
@@ -680,7 +668,7 @@ class Sandboxes:
             for server in self._servers.values():
                 server.close()
             self._servers.clear()
-        _remove_tree(self.root)
+        forkserver.remove_tree(self.root)
 
     def __enter__(self):
         return self

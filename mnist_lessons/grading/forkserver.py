@@ -419,7 +419,7 @@ def serve():
             if pid in children:
                 number, folder = children.pop(pid)
                 _send(control, op="exited", number=number, status=status)
-                _remove(folder)  # what it left there counts against the sandbox's /tmp no more
+                remove_tree(folder)  # what it left there counts against the sandbox's /tmp no more
         if time.monotonic() - last_sweep > STRAY_SECONDS:
             last_sweep = time.monotonic()
             _kill_strays(children)
@@ -452,13 +452,16 @@ def _fork(control, data, descriptors, sandbox):
     return pid, folder
 
 
-def _remove(folder):
-    """Remove a child's folder, however deep it nested folders (too deep for shutil.rmtree's recursion)."""
+def remove_tree(folder):
+    """Remove a child's folder, however the learner's code nested it (too deep for shutil.rmtree's recursion):
+    in the server, what a child left in the sandbox's /tmp; in the grader, what a child sent."""
     try:
         shutil.rmtree(folder, ignore_errors=True)
     except RecursionError:
-        subprocess.run(["rm", "-rf", "--", folder], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        pass
+    if os.path.lexists(folder):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
 def _become_child(folder, request, results, output, sandbox):
