@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from mnist_lessons.grading import channel, engine, forkserver, isolation
+from mnist_lessons.grading import channel, engine, forkserver
 
 from test_autograder import FAST, GOOD_ONE_HOT, SOLUTIONS, submission
-from test_isolation import needs_bubblewrap
+from test_isolation import needs_bubblewrap, unconfined
 
 # ---------------------------------------------------------------- the results pipe
 
@@ -252,17 +252,12 @@ def test_stopping_another_lesson_costs_it_nothing(tmp_path, how):
     assert lesson_01.points == lesson_01.max_points, {n: f.message for n, f in lesson_01.functions.items()}
 
 
-def test_without_bubblewrap_the_server_still_keeps_the_lessons_apart(tmp_path, monkeypatch):
+def test_without_bubblewrap_the_server_still_keeps_the_lessons_apart(tmp_path):
     """Unconfined, is a submission still graded side by side, with the note on every lesson?"""
-    monkeypatch.setenv(isolation.SWITCH, "none")
-    isolation.bubblewrap.cache_clear()
-    try:
+    with unconfined():
         folder = submission(tmp_path)
         (folder / "01_load_data.ipynb").write_text((SOLUTIONS / "01_load_data.ipynb").read_text())
         grade = engine.grade_submission(folder, ["01_load_data", "02_preprocess"], limits=FAST)
-    finally:
-        monkeypatch.delenv(isolation.SWITCH)
-        isolation.bubblewrap.cache_clear()
     assert grade.points == grade.max_points
     assert all(any(note.startswith("Graded without isolation") for note in lesson.notes)
                for lesson in grade.lessons.values())

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -214,18 +215,19 @@ def test_a_full_folder_is_stopped(tmp_path, monkeypatch, confined):
 
 
 @contextlib.contextmanager
-def _isolation(confined):
-    """Grade with bubblewrap as the host has it, or without it (MNIST_LESSONS_ISOLATION=none)."""
-    if confined:
-        yield
-        return
-    os.environ[isolation.SWITCH] = "none"
-    isolation.bubblewrap.cache_clear()
-    try:
-        yield
-    finally:
-        del os.environ[isolation.SWITCH]
+def unconfined():
+    """Grade without bubblewrap (MNIST_LESSONS_ISOLATION=none), as where it cannot run; then as before."""
+    with mock.patch.dict(os.environ, {isolation.SWITCH: "none"}):
         isolation.bubblewrap.cache_clear()
+        try:
+            yield
+        finally:
+            isolation.bubblewrap.cache_clear()
+
+
+def _isolation(confined):
+    """Grade with bubblewrap as the host has it, or without it."""
+    return contextlib.nullcontext() if confined else unconfined()
 
 
 def test_a_handed_in_package_shadows_nothing(tmp_path):
@@ -242,15 +244,10 @@ def test_a_handed_in_package_shadows_nothing(tmp_path):
         result.as_dict()
 
 
-def test_without_the_sandbox_every_grade_says_so(tmp_path, monkeypatch):
+def test_without_the_sandbox_every_grade_says_so(tmp_path):
     """Where bubblewrap cannot run, does the grade say "graded without isolation", and why?"""
-    monkeypatch.setenv(isolation.SWITCH, "none")
-    isolation.bubblewrap.cache_clear()
-    try:
+    with unconfined():
         result = grade(submission(tmp_path))
-    finally:
-        monkeypatch.delenv(isolation.SWITCH)
-        isolation.bubblewrap.cache_clear()
     assert result.points == 4
     assert result.functions["one_hot_labels"].message.startswith("✓") and GOOD_ONE_HOT in result.functions[
         "one_hot_labels"].message
