@@ -181,9 +181,12 @@ def test_train_model_rejects_bad_counts(epochs, batch_size):
         train_model(model, np.zeros((2, 784), np.float32), np.eye(10)[:2], epochs=epochs, batch_size=batch_size)
 
 
-# The same run twice: through compile_model (whose calls run 32 steps in one XLA program, multistep.py) and
-# through Keras' own loop, the model compiled with the very same settings. 6,000 images are 47 batches: a group
-# of 32 in one program, then 15 one by one, the last of them smaller.
+# The same run three times: through compile_model (whose calls run 32 steps in one XLA program, multistep.py)
+# and train_model (which hands Keras the images' numbers and gathers each batch on the device); through
+# compile_model and model.fit, as a learner's own train_model calls it (Keras gathers the batches); and through
+# Keras' own loop, the model compiled with the very same settings. 6,000 images are 47 batches: a group of 32 in
+# one program, then 15 one by one, the last of them smaller. The validation images and a History callback see
+# what they see in Keras' own loop too.
 SAME_AS_KERAS = """
 import json, sys
 import numpy as np
@@ -194,31 +197,40 @@ import keras
 images, labels = preprocess_images(images[:6000]), one_hot_labels(labels[:6000])
 grouped = []
 alike = multistep._alike
-multistep._alike = lambda *args: grouped.append(alike(*args)) or grouped[-1]
-runs = []
-for ours in (True, False):
+def recorded(batches, count, flatten):  # whether the batches ran as one group, and what a batch was: 1 for numbers
+    grouped.append([alike(batches, count, flatten), len(np.shape(flatten(batches[0])[0]))])
+    return grouped[-1][0]
+multistep._alike = recorded
+runs = {}
+for way in ("train_model", "model.fit", "keras"):
     set_seed(5)
     model = build_model()
-    if ours:
-        training.compile_model(model)
-    else:
+    if way == "keras":
         model.compile(optimizer=keras.optimizers.RMSprop(), loss=training.LOSS, metrics=training.METRICS,
                       jit_compile=training._jit_compile(), steps_per_execution=training.STEPS_PER_EXECUTION)
-    history = train_model(model, images, labels, epochs=2, verbose=0).history
-    runs.append({"weights": [w.tolist() for w in model.get_weights()], "history": history,
-                 "function": getattr(model.train_function, "__qualname__", "")})
+    else:
+        training.compile_model(model)
+    options = dict(epochs=2, verbose=0, validation_data=(images[:500], labels[:500]))
+    if way == "model.fit":
+        history = model.fit(images, labels, batch_size=128, **options).history
+    else:
+        history = train_model(model, images, labels, **options).history
+    runs[way] = {"weights": [w.tolist() for w in model.get_weights()], "history": history,
+                 "function": getattr(model.train_function, "__qualname__", ""), "after": np.random.random(),
+                 "fed": getattr(vars(model).get("_steps_feed"), "arrays", "none")}
 model.compile(optimizer="rmsprop", loss="categorical_crossentropy")  # a learner's own compile, one step a call
 training.run_steps_in_one_call(model)
 train_model(model, images[:300], labels[:300], epochs=1, verbose=0)
-print(json.dumps({"ours": runs[0], "keras": runs[1], "grouped": grouped,
+print(json.dumps({"runs": runs, "grouped": grouped,
                   "recompiled": getattr(model.train_function, "__qualname__", "")}))
 """
 
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
 def test_steps_in_one_call_train_exactly_as_keras(backend):
-    """Do compile_model's 32 steps in one XLA program give, bit for bit, Keras' own weights and History? And does a
-    model compiled again with one step a call train with Keras' own function?"""
+    """Do compile_model's 32 steps in one XLA program, fed by train_model from the device or by Keras' own batches,
+    give, bit for bit, Keras' own weights and History, and leave NumPy's generator where Keras leaves it? And does
+    a model compiled again with one step a call train with Keras' own function?"""
     import json
 
     if importlib.util.find_spec(backend) is None:
@@ -227,11 +239,19 @@ def test_steps_in_one_call_train_exactly_as_keras(backend):
                                env={**os.environ, "KERAS_BACKEND": backend})
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    ours, theirs = result["ours"], result["keras"]
-    assert "_train_function" in ours["function"] and "_train_function" not in theirs["function"]
-    assert result["grouped"].count(True) == 2, result["grouped"]  # one group of 32 in each of the 2 epochs
-    assert ours["history"] == theirs["history"]
-    assert ours["weights"] == theirs["weights"]
+    runs, theirs = result["runs"], result["runs"]["keras"]
+    assert "_train_function" not in theirs["function"] and theirs["fed"] == "none"
+    # Each epoch of our two runs: a group of 32 batches, then the epoch's rest one by one. train_model's batches were
+    # the images' numbers (gathered on the device), model.fit's the images themselves.
+    assert result["grouped"] == [[True, 1], [False, 1]] * 2 + [[True, 2], [False, 2]] * 2
+    for way in ("train_model", "model.fit"):
+        ours = runs[way]
+        assert "_train_function" in ours["function"], way
+        assert ours["fed"] is None, way  # the device's copy of the images is let go after fit
+        assert ours["history"] == theirs["history"], way
+        assert ours["weights"] == theirs["weights"], way
+        assert ours["after"] == theirs["after"], way
+    assert sorted(theirs["history"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert "_train_function" not in result["recompiled"]
 
 
