@@ -118,7 +118,8 @@ def _on_device(images, labels):
     """The training arrays as the backend's own, their floats in Keras' float type as its data adapter casts them."""
     floatx = keras.backend.floatx()
     arrays = [np.asarray(part) for part in (images, labels)]
-    arrays = tuple(part.astype(floatx) if np.issubdtype(part.dtype, np.floating) else part for part in arrays)
+    arrays = tuple(part.astype(floatx, copy=False) if np.issubdtype(part.dtype, np.floating) else part
+                   for part in arrays)  # no copy of the host's arrays where they are float32 already
     if keras.backend.backend() == "jax":
         import jax
 
