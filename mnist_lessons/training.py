@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from mnist_lessons.backend import import_keras
 from mnist_lessons import multistep
+from mnist_lessons.backend import import_keras
 from mnist_lessons.multistep import run_steps_in_one_call
 from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
 
