@@ -263,3 +263,27 @@ def test_only_dense_networks_run_their_steps_in_one_call():
     dense, lenet = compile_model(build_model()), compile_model(build_cnn())
     assert "make_train_function" in vars(dense)
     assert "make_train_function" not in vars(lenet)
+
+
+def test_train_model_pads_the_training_set_on_the_device_to_a_power_of_two():
+    """Does train_model's copy on the device hold the images and labels, Keras' float type, in as many rows as the
+    next power of two (so that 6,000 and 7,000 images share one compiled program), the padding zeros? And on JAX,
+    does the device use an aligned host array as it is, without a copy?"""
+    from mnist_lessons import multistep
+
+    images = np.random.default_rng(0).random((6000, 784))  # float64, as a learner's own arrays may be
+    labels = np.eye(10, dtype=np.float32)[np.arange(6000) % 10]
+    on_device = multistep._on_device(images, labels)
+    padded_images, padded_labels = (np.asarray(part) for part in on_device)
+    assert padded_images.shape == (8192, 784) and padded_labels.shape == (8192, 10)
+    assert padded_images.dtype == np.float32 and padded_labels.dtype == np.float32
+    assert np.array_equal(padded_images[:6000], images.astype(np.float32))
+    assert np.array_equal(padded_labels[:6000], labels)
+    assert not padded_images[6000:].any() and not padded_labels[6000:].any()
+    assert [len(multistep._on_device(images[:count], labels[:count])[0]) for count in (1, 128, 129, 4096, 4097)] == [
+        1, 128, 256, 4096, 8192]
+    if keras.backend.backend() == "jax":  # the aligned host array is the device's own, as _on_device passes it
+        import jax
+
+        host = multistep._aligned_zeros((4096, 784), np.float32)
+        assert jax.device_put(host, may_alias=True).unsafe_buffer_pointer() == host.ctypes.data
