@@ -182,20 +182,20 @@ def _jax_train_function(model, count, feed):
     import jax
     import jax.numpy as jnp
 
-    def gather(arrays, indices):
-        return tuple(jnp.take(part, indices, axis=0, mode="clip") for part in arrays)  # (x, y): a batch as Keras' own
+    def batch_of(taken, arrays):
+        """Keras' batch; or, fed from ``arrays``, the (x, y) that the numbers ``taken`` gather from them."""
+        return taken if arrays is None else tuple(jnp.take(part, taken, axis=0, mode="clip") for part in arrays)
 
     def steps(state, stacked, arrays=None):
-        def step(state, batch):
-            logs, state = model.train_step(state, batch if arrays is None else gather(arrays, batch))
+        def step(state, taken):
+            logs, state = model.train_step(state, batch_of(taken, arrays))
             return state, logs
 
         state, logs = jax.lax.scan(step, state, stacked)
         return jax.tree.map(lambda values: values[-1], logs), state  # the last step's logs, as Keras returns
 
-    one_step = jax.jit(model.train_step, donate_argnums=0)
-    one_gathered_step = jax.jit(lambda state, arrays, indices: model.train_step(state, gather(arrays, indices)),
-                                donate_argnums=0)
+    one_step = jax.jit(lambda state, taken, arrays=None: model.train_step(state, batch_of(taken, arrays)),
+                       donate_argnums=0)
     all_steps = jax.jit(steps, donate_argnums=0)
 
     def train_function(state, iterator):
@@ -209,7 +209,7 @@ def _jax_train_function(model, count, feed):
             return all_steps(state, jax.tree.map(lambda *parts: np.stack(parts), *batches), arrays)
         logs = None
         for batch in batches:
-            logs, state = one_step(state, batch) if arrays is None else one_gathered_step(state, arrays, batch)
+            logs, state = one_step(state, batch, arrays)
         return logs, state
 
     train_function.gathers = True
@@ -219,18 +219,17 @@ def _jax_train_function(model, count, feed):
 def _tensorflow_train_function(model, count, feed):
     import tensorflow as tf
 
-    def gather(arrays, indices):
-        return tuple(tf.gather(part, indices) for part in arrays)  # (x, y): a batch as Keras' own
+    def batch_of(taken, arrays):
+        """Keras' batch; or, fed from ``arrays``, the (x, y) that the numbers ``taken`` gather from them."""
+        return taken if arrays is None else tuple(tf.gather(part, taken) for part in arrays)
 
     compiled = functools.partial(tf.function, jit_compile=True, reduce_retracing=True)
-    one_step = compiled(model.train_step)
-    one_gathered_step = compiled(lambda arrays, indices: model.train_step(gather(arrays, indices)))
+    one_step = compiled(lambda taken, arrays=None: model.train_step(batch_of(taken, arrays)))
 
     @compiled
     def all_steps(stacked, arrays=None):
         def batch(index):
-            taken = tf.nest.map_structure(lambda parts: parts[index], stacked)
-            return taken if arrays is None else gather(arrays, taken)
+            return batch_of(tf.nest.map_structure(lambda parts: parts[index], stacked), arrays)
 
         def step(index, logs):
             return index + 1, model.train_step(batch(index))
@@ -248,7 +247,7 @@ def _tensorflow_train_function(model, count, feed):
             return all_steps(tf.nest.map_structure(lambda *parts: tf.stack(parts), *batches), arrays)
         logs = None
         for batch in batches:
-            logs = one_step(batch) if arrays is None else one_gathered_step(arrays, batch)
+            logs = one_step(batch, arrays)
         return logs
 
     train_function.gathers = True
