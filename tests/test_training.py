@@ -255,6 +255,47 @@ def test_steps_in_one_call_train_exactly_as_keras(backend):
     assert "_train_function" not in result["recompiled"]
 
 
+TENSORFLOW_NUMBERS = """
+import json
+import numpy as np
+from mnist_lessons import multistep
+(pipeline,), options = multistep._numbers(1000, {"epochs": 2, "batch_size": 128, "shuffle": True, "verbose": 0})
+batches = [np.asarray(batch[0] if isinstance(batch, tuple) else batch).tolist() for batch in pipeline]
+print(json.dumps({"autotune": pipeline.options().autotune.enabled, "cardinality": int(pipeline.cardinality()),
+                  "batches": batches, "options": options}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow is not installed")
+def test_train_model_batches_the_numbers_on_tensorflow_without_tf_data_autotuning():
+    """On TensorFlow, does train_model hand Keras a pipeline of the images' numbers, shuffled and batched as asked, of
+    known length, with tf.data's autotuning off (its model thread made one epoch in three start up to 0.3 s late)?
+    And do the validation batches keep the batch size that the pipeline now carries?"""
+    import json
+
+    completed = subprocess.run([sys.executable, "-c", TENSORFLOW_NUMBERS], capture_output=True, text=True,
+                               timeout=300, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["autotune"] is False
+    assert result["cardinality"] == 8 and [len(batch) for batch in result["batches"]] == [128] * 7 + [104]
+    numbers = [number for batch in result["batches"] for number in batch]
+    assert sorted(numbers) == list(range(1000)) and numbers != list(range(1000))
+    assert result["options"] == {"epochs": 2, "verbose": 0, "validation_batch_size": 128}
+
+
+def test_train_model_hands_keras_the_numbers_as_an_array_on_jax():
+    """Elsewhere than on TensorFlow, are the numbers an array of 0 to count - 1, for Keras to shuffle and batch, and
+    the options left as they were?"""
+    from mnist_lessons import multistep
+
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("the tensorflow test above covers this backend")
+    options = {"epochs": 2, "batch_size": 128, "shuffle": True}
+    (numbers,), passed = multistep._numbers(1000, options)
+    assert np.array_equal(numbers, np.arange(1000)) and passed == options
+
+
 def test_only_dense_networks_run_their_steps_in_one_call():
     """Does compile_model give the one-call train function to lesson 03's network, and not to LeNet-5 (slower so,
     and its Dropout would draw other masks)?"""
