@@ -141,8 +141,7 @@ def _numbers(count, options):
     untuned.autotune.enabled = False
     pipeline = adapter.get_tf_dataset().with_options(untuned)
     pipeline = pipeline.apply(tf.data.experimental.assert_cardinality(adapter.num_batches))
-    options = dict(options)
-    options.pop("shuffle", None)
+    options = dict(options, shuffle=False)  # the pipeline is shuffled already (Keras warns of a True one)
     if options.get("batch_size"):  # the batches are the pipeline's; the validation's stay the ones asked for
         options["validation_batch_size"] = options["batch_size"]
     options.pop("batch_size", None)

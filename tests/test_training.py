@@ -238,6 +238,7 @@ def test_steps_in_one_call_train_exactly_as_keras(backend):
     completed = subprocess.run([sys.executable, "-c", SAME_AS_KERAS], capture_output=True, text=True, timeout=600,
                                env={**os.environ, "KERAS_BACKEND": backend})
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "UserWarning" not in completed.stderr, completed.stderr[-3000:]  # as Keras' shuffle=True on a tf.data input
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     runs, theirs = result["runs"], result["runs"]["keras"]
     assert "_train_function" not in theirs["function"] and theirs["fed"] == "none"
@@ -281,7 +282,7 @@ def test_train_model_batches_the_numbers_on_tensorflow_without_tf_data_autotunin
     assert result["cardinality"] == 8 and [len(batch) for batch in result["batches"]] == [128] * 7 + [104]
     numbers = [number for batch in result["batches"] for number in batch]
     assert sorted(numbers) == list(range(1000)) and numbers != list(range(1000))
-    assert result["options"] == {"epochs": 2, "verbose": 0, "validation_batch_size": 128}
+    assert result["options"] == {"epochs": 2, "verbose": 0, "shuffle": False, "validation_batch_size": 128}
 
 
 def test_train_model_hands_keras_the_numbers_as_an_array_on_jax():
