@@ -27,7 +27,9 @@ a call's batches one step at a time, this draws all 32 first.
 the device, and hands Keras the images' numbers to shuffle and batch: the
 train function gathers each batch inside its program. That leans on one more
 behaviour of Keras' fit, that it builds its metrics from the first batch it
-draws, and the same test checks it.
+draws, and the same test checks it. On TensorFlow it builds Keras' own
+pipeline of those numbers with Keras' array adapter, to turn tf.data's
+autotuning off (``_numbers``); the same test checks that too.
 
 Only for a network of Dense layers (``ONE_CALL_LAYERS``), the course's own:
 lesson 08's LeNet-5 trained 3.3 times slower so (24.5 s an epoch against
@@ -126,8 +128,8 @@ def _numbers(count, options):
     (found with perf on the 2-core AVX-512 Xeon, 2026-12-03). So this builds
     the very same pipeline with that adapter, as Keras' fit would, and turns
     the autotuning off; the pipeline only batches numbers, which needs no
-    tuning. Keras' shuffle draws what it drew, and the weights stay Keras' own
-    (tests/test_training.py).
+    tuning. Keras' shuffle draws the same permutations, and the weights stay
+    Keras' own (tests/test_training.py).
     """
     numbers = np.arange(count, dtype=np.int32)
     if keras.backend.backend() != "tensorflow":
