@@ -306,7 +306,7 @@ class Outcome:
     outputs: dict  # cell index -> (outputs, execution_count), with demonstrations
 
 
-def grade_ahead(submissions, *, limits=Limits(), jobs=None):
+def grade_ahead(submissions, *, limits=Limits(), jobs=None, demonstrations=True):
     """Run the notebooks of one submission side by side with their demonstrations: {key: Outcome}, for grade_notebook.
 
     nbgrader grades a student's notebooks one after another; its door calls this at the first of them
@@ -319,10 +319,11 @@ def grade_ahead(submissions, *, limits=Limits(), jobs=None):
     def grade(lesson, item, sandboxes):
         submission, release = item
         cells, _ = notebooks.repair(submission, release)
-        program = _program(cells, lesson, release, demonstrations=True)
-        return program_key(lesson, program, True), _grade_program(program, lesson, limits, True, sandboxes)
+        program = _program(cells, lesson, release, demonstrations)
+        return (program_key(lesson, program, demonstrations),
+                _grade_program(program, lesson, limits, demonstrations, sandboxes))
 
-    return dict(side_by_side(submissions, jobs, grade, demonstrations=True).values())
+    return dict(side_by_side(submissions, jobs, grade, demonstrations=demonstrations).values())
 
 
 def program_key(lesson, program, demonstrations):
