@@ -34,6 +34,7 @@ import io
 import logging
 import math
 import os
+import re
 import sys
 import tempfile
 import textwrap
@@ -732,8 +733,7 @@ def _build_for_pixels(call, model):
         with _quiet():
             model.build((None, NUM_PIXELS))
     except Exception as err:  # noqa: BLE001 -- a model that cannot take 784 inputs
-        _fail(f"Called {call}. The model could not be built for 784 inputs per image: {type(err).__name__}: "
-              f"{str(err).strip().splitlines()[0] if str(err).strip() else ''}")
+        _fail(f"Called {call}. The model could not be built for 784 inputs per image: {_error_text(err)}")
 
 
 CNN_LAYERS = ("Conv2D(6, 5, padding='same', relu), MaxPooling2D(2), Conv2D(16, 5, relu), MaxPooling2D(2), "
@@ -761,6 +761,12 @@ def _expect_cnn(call, model, keras):
               "hidden Dense layer (activation='relu'): without it, the layers together only compute one linear "
               "function of the pixels.")
     output_shape = tuple(model.outputs[0].shape) if model.outputs else None
+    if output_shape is not None and len(output_shape) > 2:
+        grid = " x ".join(str(side) for side in output_shape[1:-1])
+        _fail(f"Called {call}. The model's output has shape {output_shape}, but the check expected (None, "
+              f"{NUM_CLASSES}): the feature maps reach the Dense layers still as a {grid} grid, and a Dense layer "
+              "works on each position of a grid apart. Flatten the maps first: keras.layers.Flatten() after the "
+              "last MaxPooling2D gives the Dense layers one row of numbers per image (400 in LeNet-5).")
     if output_shape != (None, NUM_CLASSES):
         _fail(f"Called {call}. The model's output has shape {output_shape}, but the check expected (None, "
               f"{NUM_CLASSES}): one probability per digit, from Dense(10, activation='softmax').")
@@ -794,10 +800,15 @@ def _activated_layers(model, keras):
 
 def _expect_cnn_learns(call, model):
     """Train the learner's network briefly, as the reference was, and hold its accuracy to the reference's band."""
-    accuracy = _briefly_trained_accuracy(model)
+    train_images, _, test_images, _ = _sample_arrays()
+    try:
+        accuracy = _briefly_trained_accuracy(model)
+    except Exception as err:  # noqa: BLE001 -- Keras refusing to train the learner's own network
+        _fail(f"Called {call}, then compiled and trained the network it returned for {CNN_CHECK_EPOCHS} epoch on "
+              f"{len(train_images):,} images, as the course's compile_model and train_model do. Keras raised "
+              f"{_error_text(err)}. Build the layers of the lesson's table, in its order: {CNN_LAYERS}.")
     expected = _reference_cnn_accuracy()
     if accuracy < expected - CNN_ACCURACY_TOLERANCE:
-        train_images, _, test_images, _ = _sample_arrays()
         _fail(f"Called {call}, then trained the network it returned for {CNN_CHECK_EPOCHS} epoch on "
               f"{len(train_images):,} images. It then classified {accuracy:.1%} of {len(test_images):,} held-out "
               f"images correctly, but the check expected at least {expected - CNN_ACCURACY_TOLERANCE:.1%}: the "
@@ -838,12 +849,17 @@ def _expect_compiled(call, result, model, keras):
             f"Called {call}. The loss has from_logits=True, but the model ends in softmax and "
             "gives probabilities: leave from_logits at False."
         )
-    # What the settings do, measured: model.evaluate's loss and accuracy against NumPy's.
+    # What the settings do, measured: model.evaluate's loss and accuracy against NumPy's. Keras reads a loss
+    # or metric given by name only now, so a misspelt one fails here: a verdict, not Keras' traceback.
     _, (test_images, test_labels) = _prepared_sample()
     images, labels = test_images[:64], test_labels[:64]
-    with _quiet():
-        reported = model.evaluate(images, labels, verbose=0, return_dict=True)
-        probabilities = np.asarray(model.predict(images, verbose=0))
+    try:
+        with _quiet():
+            reported = model.evaluate(images, labels, verbose=0, return_dict=True)
+            probabilities = np.asarray(model.predict(images, verbose=0))
+    except Exception as err:  # noqa: BLE001 -- Keras refusing the learner's own settings
+        _fail(f"Called {call}. Then model.evaluate on 64 test images raised {_error_text(err)}. "
+              f"{_compile_hint(model, err)}")
     accuracy_keys = [key for key in reported if "acc" in key]
     if not accuracy_keys:
         _fail(
@@ -865,6 +881,20 @@ def _expect_compiled(call, result, model, keras):
             f"categorical cross-entropy is {expected_loss:.4f}; the check expected "
             "loss='categorical_crossentropy' with nothing added to it."
         )
+
+
+COMPILE_RECIPE = "model.compile(optimizer='rmsprop', loss='categorical_crossentropy', metrics=['accuracy'])"
+
+
+def _compile_hint(model, err):
+    """What to change when Keras refuses a compiled model's settings: a misspelt loss or metric, most often."""
+    message = str(err)
+    if "loss identifier" in message:
+        return (f"Keras knows no loss named {_loss_text(model.loss)}. The check expected "
+                "loss='categorical_crossentropy', as Keras spells it: crossentropy in one word.")
+    if "metric identifier" in message:
+        return "Keras knows no such metric. The check expected metrics=['accuracy']."
+    return f"The check expected {COMPILE_RECIPE}."
 
 
 def _expect_history(call, history, keras, epochs, steps):
@@ -975,10 +1005,16 @@ def _expect_pairs(call, result, expected, n):
     if not all(_is_pair(pair) and all(_is_whole(value) for value in pair) for pair in result):
         _fail(f"Called {call}. It returned {_short_repr(result)}, but the check expected pairs of two labels, like {expected[:2]}.")
     got = [(int(p), int(a)) for p, a in result]
-    if got != expected:
+    wrong = [index for index, (pair, wanted) in enumerate(zip(got, expected)) if pair != wanted]
+    if wrong:
+        first = wrong[0]
+        predicted, actual = expected[first]
         swapped = [(a, p) for p, a in expected]
-        hint = " each pair is (predicted, actual): predicted first." if got == swapped else ""
-        _fail(f"Called {call}. It returned {got}, but the check expected {expected}.{hint}")
+        hint = " Each pair is (predicted, actual): predicted first." if got == swapped else ""
+        count = ("It is the only pair that differs." if len(wrong) == 1
+                 else f"{len(wrong)} of its {len(got)} pairs differ; this is the first.")
+        _fail(f"Called {call}. Its pair {first} is {got[first]}, but the check expected {expected[first]}: "
+              f"predicted[{first}] is {predicted} and actual[{first}] is {actual}. {count}{hint}")
 
 
 def _expect_confusion(call, result, expected):
@@ -1219,10 +1255,24 @@ def _call(call, fn, *args, **kwargs):
     except NotImplementedError:
         raise  # an exercise not done yet: its own message says so
     except Exception as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise CheckFailed(
-            f"Called {call}. It raised {type(err).__name__}{': ' + reason if reason else ''}"
-        ) from err
+        raise CheckFailed(f"Called {call}. It raised {_error_text(err)}") from err
+
+
+ERROR_CHARACTERS = 200  # of an error's first line in a verdict: Keras' can run to a page of shapes
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")  # Keras makes the message of an error inside a layer bold
+KERAS_LAYER_ERROR = "Exception encountered when calling "  # ... Layer.call(). Then, after a blank line, the error
+
+
+def _error_text(err):
+    """An error as a verdict names it: its type and the first line of its message ("ValueError: ..."), no full stop."""
+    lines = [line.strip() for line in ANSI_CODES.sub("", str(err)).splitlines() if line.strip()]
+    reason = lines[0] if lines else ""
+    if reason.startswith(KERAS_LAYER_ERROR) and len(lines) > 1:
+        reason = f"{lines[1]} (in {reason.removeprefix(KERAS_LAYER_ERROR).rstrip('.')})"
+    if len(reason) > ERROR_CHARACTERS:
+        reason = reason[: ERROR_CHARACTERS - 4] + " ..."
+    reason = reason.removesuffix(".") if not reason.endswith("...") else reason
+    return f"{type(err).__name__}: {reason}" if reason else type(err).__name__
 
 
 @contextlib.contextmanager

@@ -1,5 +1,8 @@
 """The self-checks behind the lessons' check cells: right answers pass, wrong ones fail and say why (checks.py)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -366,3 +369,94 @@ def test_reference_accuracy_table_is_what_the_reference_reaches_here():
     for (epochs, batch_size), expected in checks.REFERENCE_ACCURACY[key].items():
         # Another CPU's vector width may move the last digit; a learner may land ACCURACY_TOLERANCE below.
         assert checks._measured_accuracy(epochs, batch_size) == pytest.approx(expected, abs=0.01)
+
+
+# ---------------------------------------------------------------- issue 31: Keras' errors and long lists as verdicts
+
+def compile_misspelt(loss="categorical_crossentropy", metrics=("accuracy",)):
+    def compile_model(model_):
+        model_.compile(optimizer="rmsprop", loss=loss, metrics=list(metrics))
+        return model_
+    return compile_model
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (compile_misspelt(loss="categorical_cross_entropy"),
+     ["Could not interpret loss identifier", "Keras knows no loss named 'categorical_cross_entropy'",
+      "loss='categorical_crossentropy'"]),
+    (compile_misspelt(metrics=["acuracy"]),
+     ["Could not interpret metric identifier: acuracy", "metrics=['accuracy']"]),
+], ids=["loss", "metric"])
+def test_misspelt_loss_or_metric_is_a_verdict(wrong, words):
+    """Does a loss or metric Keras cannot read, which it refuses only when the model first runs, get a verdict naming it?"""
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_compile_model(wrong)
+    message = str(failure.value)
+    assert message.startswith("Called compile_model(") and "expected" in message
+    for word in words:
+        assert word in message, f"{word!r} not in: {message}"
+    assert len(checks.verdict_lines(message)) <= 8
+
+
+def lenet_without_flatten():
+    """Lesson 08's network with Flatten left out: the Dense layers work on each position of the 5 x 5 grid."""
+    flat = lenet()
+    return keras.Sequential([layer for layer in flat.layers if not isinstance(layer, keras.layers.Flatten)])
+
+
+def test_cnn_without_flatten_is_told_to_flatten():
+    """Is a build_cnn whose maps reach the Dense layers as a grid told to flatten them, naming Flatten?"""
+    message = failure_message("build_cnn", lenet_without_flatten)
+    assert message.startswith("Called build_cnn(). The model's output has shape (None, 5, 5, 10)")
+    assert "5 x 5 grid" in message and "keras.layers.Flatten()" in message
+
+
+class FailsWhenTrained(keras.layers.Layer):
+    """A layer that builds and predicts, but cannot be trained: what Keras refuses only inside fit."""
+
+    def call(self, inputs, training=False):
+        if training:
+            raise ValueError("this layer cannot be trained\n" + "a second line that the verdict leaves out")
+        return inputs
+
+
+def test_cnn_keras_cannot_train_is_a_verdict():
+    """When Keras fails to train the learner's network inside the check, is that a short verdict naming the error?"""
+    message = failure_message("build_cnn", lambda: keras.Sequential([keras.Input(shape=(784,)), FailsWhenTrained(),
+                                                                     *lenet().layers]))
+    assert message.startswith("Called build_cnn(), then compiled and trained")
+    assert "Keras raised ValueError: this layer cannot be trained (in FailsWhenTrained.call())." in message
+    assert "second line" not in message and len(checks.verdict_lines(message)) <= 8
+
+
+def test_a_long_error_is_cut_short():
+    """Is an error with a page-long first line (Keras' shapes) cut to a readable length in the verdict?"""
+    def loud(images):
+        raise ValueError("x" * 5000)
+
+    message = failure_message("preprocess_images", loud)
+    assert message.endswith(" ...") and len(message) < 400
+
+
+def test_compare_labels_points_to_the_first_pair_that_differs():
+    """Does compare_labels' verdict show the first pair that differs, rather than two lists to compare by eye?"""
+    message = failure_message("compare_labels", lambda p, a, n=10: [(int(x), int(x)) for x, y in zip(p[:n], a[:n])])
+    assert "Its pair 8 is (6, 6), but the check expected (6, 5): predicted[8] is 6 and actual[8] is 5" in message
+    assert "It is the only pair that differs." in message
+    assert "[(7, 7), (2, 2)" not in message, "no list of pairs to read through"
+
+
+def test_describe_dataset_takes_numpy_values_or_plain_ones(capfd):
+    """Does describe_dataset pass with NumPy's own values (a dtype, np.uint8) as with a string and ints, as lesson 01 says?"""
+    def numpy_values(images, labels):
+        return {"num_images": images.shape[0], "image_shape": images.shape[1:], "dtype": images.dtype,
+                "pixel_min": images.min(), "pixel_max": images.max(),
+                "class_counts": dict(zip(*np.unique(labels, return_counts=True)))}
+
+    checks.check_describe_dataset(numpy_values)
+    checks.check_describe_dataset(numpy_values, hidden=True)
+    checks.check_describe_dataset(data.describe_dataset)  # a string and ints
+    assert checks.HIDDEN_PASSED.format(name="describe_dataset") in capfd.readouterr().out
+    lesson = json.loads((Path(__file__).resolve().parents[1] / "solutions" / "mnist" / "01_load_data.ipynb").read_text())
+    text = "".join(line for cell in lesson["cells"] for line in cell["source"])
+    assert '`images.dtype` or its name, the string `"uint8"`' in text and "`images.min()` or `int(images.min())`" in text
