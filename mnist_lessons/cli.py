@@ -19,6 +19,7 @@ import contextlib
 import datetime
 import importlib
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -37,6 +38,9 @@ from mnist_lessons.environment import child_env
 from mnist_lessons.grading import compilecache
 
 HANDOUT_DIR = "mnist-course"  # where `lab` copies the lessons when there is no course folder yet
+# nbgrader's grading pages, for instructors: `lab` leaves them off, since a learner's folder holds no course to grade
+# and they would only warn at every start that it has no nbgrader_config.py (a learner needs none).
+FORMGRADER = "nbgrader.server_extensions.formgrader"
 RUNS_DIR = Path("runs")  # default parent of each training run's output folder
 RESULT_FILES = ("metrics.json", "model.keras")  # a folder holding these holds a finished run
 COMPARE_COUNT = 10  # predicted against actual labels printed for the first 10 test images
@@ -261,7 +265,13 @@ def lab_command(args):
     # -m jupyterlab, not -m jupyter lab: jupyter_core looks jupyter-lab up on $PATH before this Python's own
     # scripts, so the latter could start another environment's JupyterLab (and kernels).
     command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={course.resolve()}",
-               FIRST_LESSON.as_posix(), *extra]
+               f"--ServerApp.jpserver_extensions={FORMGRADER}=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        # A container or a Colab-like host runs everything as root, where JupyterLab refuses to start without this.
+        print("mnist-lessons: running as root (in a container?), so JupyterLab is started with --allow-root",
+              file=sys.stderr, flush=True)
+        command.append("--allow-root")
+    command += [FIRST_LESSON.as_posix(), *extra]
     if args.dry_run:
         print(shlex.join(command))
         return 0

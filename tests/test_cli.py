@@ -252,14 +252,55 @@ def test_train_on_jax_backend(tmp_path):
     assert len(list(cache.glob("jit_*"))) >= 10  # the initializers, the training step, evaluation
 
 
-def test_lab_command_opens_the_first_lesson(capsys):
+def test_lab_command_opens_the_first_lesson(capsys, monkeypatch):
     """Does `mnist-lessons lab --dry-run` show the jupyter lab command for lesson 01 of the course, passing extra arguments on?"""
-    status, out, _ = run_cli(capsys, "lab", "--dry-run", "--", "--port", "8890")
-    assert status == 0
+    monkeypatch.setattr(os, "geteuid", lambda: 1000, raising=False)  # a learner's own account
+    status, out, err = run_cli(capsys, "lab", "--dry-run", "--", "--port", "8890")
+    assert status == 0 and err == ""
     words = out.split()
     assert words[1:3] == ["-m", "jupyterlab"]
     assert words[3] == f"--ServerApp.root_dir={Path(__file__).resolve().parents[1] / 'course'}"
-    assert words[4:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
+    # nbgrader's grading pages stay off: they would warn at every start that the learner has no nbgrader_config.py.
+    assert words[4] == "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False"
+    assert words[5:] == ["mnist/01_load_data.ipynb", "--port", "8890"]
+
+
+def test_lab_as_root_allows_root_and_says_so(capsys, monkeypatch):
+    """As root (a container, a Colab-like host), does `lab --dry-run` say it runs JupyterLab with --allow-root, once?"""
+    monkeypatch.setattr(os, "geteuid", lambda: 0, raising=False)
+    status, out, err = run_cli(capsys, "lab", "--dry-run")
+    assert status == 0
+    assert out.split()[-2:] == ["--allow-root", "mnist/01_load_data.ipynb"]
+    assert err.splitlines() == ["mnist-lessons: running as root (in a container?), so JupyterLab is started with "
+                                "--allow-root"]
+    status, out, err = run_cli(capsys, "lab", "--dry-run", "--", "--allow-root")
+    assert out.split().count("--allow-root") == 1 and err == ""
+
+
+def test_lab_starts_as_root_without_warnings(tmp_path):
+    """Started for real as root, in a learner's folder without nbgrader_config.py, does JupyterLab serve, and not warn of it?"""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("needs root: JupyterLab's refusal to run as root is what this test is about")
+    course = tmp_path / "course"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mnist_lessons.cli", "lab", "--course", str(course), "--", "--no-browser",
+         "--port", "0", "--IdentityProvider.token=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
+    )
+    lines = []
+    try:
+        for line in run.stdout:
+            lines.append(line)
+            if "is running at" in line or len(lines) > 200:
+                break
+    finally:
+        run.terminate()
+        run.wait(timeout=60)
+    log = "".join(lines)
+    assert "is running at" in log, log
+    assert "so JupyterLab is started with --allow-root" in log and "Running as root is not recommended" not in log
+    assert "nbgrader_config.py" not in log, log
 
 
 def test_lab_kernels_keep_their_compiled_programs(capsys, monkeypatch, tmp_path):
