@@ -41,6 +41,8 @@ def pytest_configure(config):
     config.stash[_FOLDER] = folder.resolve()
 
 
+LESSON_COLUMN = 16  # characters of the points table's first column, at least: the lesson's name, or "total"
+
 _FOLDER = pytest.StashKey()
 _LESSONS = pytest.StashKey()
 _GRADE = pytest.StashKey()
@@ -86,11 +88,12 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     write = terminalreporter.write_line
     terminalreporter.section("points per lesson")
+    width = max([LESSON_COLUMN, *map(len, grade.lessons)])  # 07_draw_your_digit is longer than the others
     for lesson, result in grade.lessons.items():
-        write(f"{lesson:16s} {result.points:4g} / {result.max_points:g}")
+        write(f"{lesson:{width}s} {result.points:4g} / {result.max_points:g}")
         for note in result.notes:
-            write(f"{'':16s} note: {note}")
-    write(f"{'total':16s} {grade.points:4g} / {grade.max_points:g}   ({grade.folder})")
+            write(f"{'':{width}s} note: {note}")
+    write(f"{'total':{width}s} {grade.points:4g} / {grade.max_points:g}   ({grade.folder})")
     path = config.getoption("--grades-json")
     if path:
         Path(path).write_text(json.dumps(grade.as_dict(), indent=2) + "\n")
