@@ -165,7 +165,7 @@ def plot_misclassified(images, actual, predicted, n=20, columns=10):
         predicted=predicted[shown],
         n=n,
         columns=columns,
-        title=f"{len(wrong)} of {len(actual)} digits misclassified (first {len(shown)} shown)",
+        title=f"{len(wrong):,} of {len(actual):,} digits misclassified (first {len(shown)} shown)",
     )
 
 
