@@ -3,14 +3,13 @@
 Not named ``compile.py``: that would shadow the builtin ``compile``.
 """
 
-import random
 import sys
 import time
 
 import numpy as np
 
 from mnist_lessons import multistep
-from mnist_lessons.backend import import_keras
+from mnist_lessons.backend import import_keras, set_seed  # noqa: F401 -- ml.set_seed, exported from here too
 from mnist_lessons.multistep import run_steps_in_one_call
 from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
 
@@ -29,41 +28,6 @@ METRICS = ["accuracy"]
 # gets most of it; 469 (a whole epoch) was no faster. Numerically nothing
 # changes: the same updates in the same order. See "Benchmarks" in the README.
 STEPS_PER_EXECUTION = 32
-
-
-def set_seed(seed):
-    """Seed every random source (Python, NumPy, the Keras backend) so that runs repeat.
-
-    The same as ``keras.utils.set_random_seed(seed)``, but on JAX and PyTorch
-    without importing TensorFlow: Keras imports it whenever it is installed,
-    to seed tf.data too, and that cost 1.7 s in every lesson's kernel. When
-    TensorFlow is loaded already, Keras' own function seeds it as well.
-    """
-    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
-        keras.utils.set_random_seed(seed)
-        return
-    try:
-        # Keras internals, the very ones set_random_seed sets (Keras 3.0 to
-        # 3.15): the seed it reports, and its global SeedGenerator (used by
-        # unseeded keras.random calls), dropped so that it is made afresh
-        # from Python's newly seeded generator. test_training compares the
-        # two functions, so a Keras that moves them fails a test.
-        from keras.src.backend.common import global_state
-        from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
-        from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
-    except ImportError:  # another Keras: its own function, slow but right
-        keras.utils.set_random_seed(seed)
-        return
-    if not isinstance(seed, int):
-        raise ValueError(f"Expected `seed` argument to be an integer. Received: seed={seed} (of type {type(seed)})")
-    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
-    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
-    random.seed(seed)  # Keras draws each initializer's seed from Python's generator
-    np.random.seed(seed)  # and shuffles each epoch's batches with NumPy's, on JAX
-    if keras.backend.backend() == "torch":
-        import torch
-
-        torch.manual_seed(seed)
 
 
 def compile_model(model):

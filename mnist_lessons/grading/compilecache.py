@@ -11,11 +11,13 @@ the grading of another student would load. So:
 
 - the cache is written only by a trusted process that runs the checks on
   the course's own answers (``python -m mnist_lessons.grading.compilecache``),
-  and then each lesson's own cells as a grading child runs them, in both
-  doors (the set-up on the sample; every cell on the full MNIST), once per
-  cache folder, started by the grader before its first child: a child then
-  compiles neither the checks' programs nor the demonstrations' training;
-- the sandboxed child gets it read-only (``isolation.confine``); what it
+  and then the course's answers on the cases a grading child calls the
+  learner's functions on (``cases.py``), rebuilt as the child rebuilds them,
+  once per cache folder, started by the grader before its first child: a
+  child then compiles neither the checks' programs nor its calls' training;
+- the sandboxed child gets the programs read-only (``isolation.confine``),
+  and nothing else of the folder: the checks' briefly trained network is
+  kept beside them (``trained_weights``), out of its sight; what it
   compiles beyond the cache it compiles for itself and cannot keep;
 - where the child is not confined (no bubblewrap), no cache is used at all;
 - the grader's own process, which replays the checks on what the child
@@ -53,16 +55,16 @@ from mnist_lessons.grading import isolation
 
 FOLDER_VARIABLE = "MNIST_LESSONS_XLA_CACHE"  # where the cache is kept ("none": no cache)
 READY_FILE = "warmed"  # written once the trusted warm-up has run here, naming the checks it ran
-WARMUP_SECONDS = 900  # the checks on the course's answers and the lessons' cells: about a minute on 2 cores
-LESSON_WARMUP_SECONDS = 300  # one lesson's cells, in one door
+WARMUP_SECONDS = 900  # the checks on the course's answers and the cases: about a minute on 2 cores
 WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels",
                  "build_cnn")  # the checks that compile
 TRAINED_WEIGHTS_FILE = "trained_weights.npz"  # the checks' briefly trained network, saved by the warm-up
+PROGRAMS = "programs"  # the folder of compiled programs in the cache folder: all a sandbox sees of it
 NEVER_WRITE_SECONDS = 1e9  # a compilation this slow is never stored: reads only, for the grader's own process
 # What READY_FILE says, with a digest of the course's code and lessons (ready_text): a cache warmed by other
 # checks, another compile_model or other lessons (an older version) is warmed again.
 READY_TEXT = (f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache, and saved "
-              f"{TRAINED_WEIGHTS_FILE}; then every lesson's cells, as each door runs them\n")
+              f"{TRAINED_WEIGHTS_FILE}; then the answers on every exercise's cases, as a grading child calls them\n")
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
 
 
@@ -105,9 +107,14 @@ def ready_text():
     return f"{READY_TEXT}course {digest.hexdigest()[:16]}\n"
 
 
+def programs(folder):
+    """The compiled programs of the cache ``folder``: the one part of it a sandbox sees, read-only."""
+    return Path(folder) / PROGRAMS
+
+
 def child_variables(folder):
     """The environment that points the child's JAX at the cache, for every program, however quick to compile."""
-    return {"JAX_COMPILATION_CACHE_DIR": str(folder), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    return {"JAX_COMPILATION_CACHE_DIR": str(programs(folder)), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
 
 
 def read_in_this_process(folder):
@@ -123,7 +130,7 @@ def read_in_this_process(folder):
     with _LOCK:
         import jax
 
-        jax.config.update("jax_compilation_cache_dir", str(folder))
+        jax.config.update("jax_compilation_cache_dir", str(programs(folder)))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", NEVER_WRITE_SECONDS)
 
 
@@ -222,49 +229,47 @@ def _warm(folder):
 
 def main():
     """Run the checks that compile, on the course's own answers, visible and hidden, filling the cache; then
-    save the checks' briefly trained network beside the programs (``trained_weights``); then run every
-    lesson's cells in a process of its own, as each door's child runs them (``_warm_lesson``)."""
-    import importlib
+    save the checks' briefly trained network beside the programs (``trained_weights``); then call each answer
+    on its exercise's cases as a grading child calls the learner's function (``_warm_cases``)."""
     import warnings
 
     warnings.simplefilter("ignore")
     from mnist_lessons import checks
-    from mnist_lessons.grading.registry import BY_NAME, LESSONS
+    from mnist_lessons.grading.cases import answer
 
     for name in WARMED_CHECKS:
-        module, attribute = BY_NAME[name].answer_key[0].split(":")
-        answer = getattr(importlib.import_module(f"mnist_lessons.{module}"), attribute)
         for hidden in (False, True):
             with checks._quiet():
-                getattr(checks, f"check_{name}")(answer, hidden=hidden)
+                getattr(checks, f"check_{name}")(answer(name), hidden=hidden)
     with checks._quiet():
         checks._save_trained_weights(Path(sys.argv[1]) / TRAINED_WEIGHTS_FILE)
-    for lesson in LESSONS:
-        for demonstrations in (False, True):
-            env = dict(os.environ)
-            env.pop("MNIST_LESSONS_DATA", None)  # the full MNIST, as the nbgrader door's children have it
-            if not demonstrations:
-                env["MNIST_LESSONS_DATA"] = "sample"  # as engine.Sandboxes gives the pytest door's children
-            with contextlib.suppress(subprocess.TimeoutExpired, OSError), tempfile.TemporaryDirectory() as folder:
-                subprocess.run([sys.executable, "-I", "-m", "mnist_lessons.grading.compilecache", "--lesson", lesson]
-                               + (["--demonstrations"] if demonstrations else []), env=env, cwd=folder,
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=LESSON_WARMUP_SECONDS)
+    _warm_cases()
 
 
-def _warm_lesson(lesson, demonstrations):
-    """Run the course's own notebook of ``lesson`` as a grading child would run it (its program: engine._program),
-    in IPython's shell; a cell that fails is passed over. The programs XLA compiles stay in the cache."""
-    from mnist_lessons.grading import engine, notebooks, sandbox
+def _warm_cases():
+    """Each exercise's cases, rebuilt from data as the child rebuilds them, and its solution (the lessons' own,
+    as a learner writes it: ``registry.HINTS``) called on them as the child calls a learner's function."""
+    import numpy as np
+    from PIL import Image
 
-    release = engine.read_release(lesson)
-    cells, _ = notebooks.repair(release, release)
-    shell = sandbox.Shell.instance(config=sandbox._shell_config())
-    for entry in engine._program(cells, lesson, release, demonstrations):
-        shell.run(entry["source"])
+    from mnist_lessons import checks
+    from mnist_lessons.backend import import_keras
+    from mnist_lessons.grading import sandbox
+    from mnist_lessons.grading.cases import cases_for
+    from mnist_lessons.grading.registry import EXERCISES
+
+    with tempfile.TemporaryDirectory() as folder:
+        for exercise in EXERCISES:
+            made, blobs = cases_for([exercise.name])
+            decoder = sandbox.Decoder(blobs, Path(folder) / exercise.name)
+            namespace = {"np": np, "keras": import_keras(), "Image": Image, "MNIST_PATH": None}
+            exec(exercise.hints.solution, namespace)  # trusted: the course's own solution, in the warm-up
+            for call in made[exercise.name]["visible"] + made[exercise.name]["hidden"]:
+                args = [decoder.decode(value) for value in call["args"]]
+                kwargs = {key: decoder.decode(value) for key, value in call["kwargs"].items()}
+                with checks._quiet(), contextlib.suppress(Exception):
+                    namespace[exercise.name](*args, **kwargs)
 
 
 if __name__ == "__main__":
-    if "--lesson" in sys.argv:
-        _warm_lesson(sys.argv[sys.argv.index("--lesson") + 1], "--demonstrations" in sys.argv)
-    else:
-        main()
+    main()

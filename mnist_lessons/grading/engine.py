@@ -25,7 +25,8 @@ How a lesson is graded, and why:
    (``forkserver.py``), started with ``python -I`` in an empty folder, with a
    scrubbed environment, inside bubblewrap (``isolation.py``): as nobody, on
    a read-only view of only what it needs, with no network and its own PID
-   namespace. The server imports Keras once for all of a student's lessons,
+   namespace. Its copy of the course package (``sandboxview.py``) holds none
+   of the course's answers, checks, hints or trained networks. The server imports Keras once for all of a student's lessons,
    which run side by side as its children; a lesson whose child does not end
    cleanly there is graded again in a server of its own (``_run_child``).
    Where bubblewrap cannot run, every grade says "graded without isolation".
@@ -35,20 +36,23 @@ How a lesson is graded, and why:
    bytes written to its folder (``RLIMIT_FSIZE`` per file, set before any
    learner code). A child past one is killed with SIGKILL, with every
    process it started, which no handler can refuse.
-4. The child runs each lesson check, from its own pristine copy of the
-   checks, with the learner's function wrapped in a recorder that writes
-   what came back as data: JSON and ``.npy`` files, sent down a pipe of its
-   own into a folder only this process sees (``channel.py``; read here with
-   ``allow_pickle=False``), a Keras model as its JSON config (rebuilt here in
-   Keras' ``safe_mode``, which refuses Python lambdas) and weights.
-5. Here, in the grader's process, the same check runs again with a stand-in
-   for the learner's function that hands back the recorded results. The
-   verdict and its message come from that run: nothing the child prints,
-   writes elsewhere or concludes counts. A function the child could not
-   finish (it hung, crashed the process, or took all the memory) is recorded
-   as such, and the child runs again without it, so the rest is graded.
-   Rebinding the checks or the grader's modules in the notebook is reported
-   in a note and changes nothing.
+4. The child calls each graded function on the cases the grader wrote down
+   as data (``cases.py``: the calls each check makes, made here with the
+   course's own answer), and records what came back as data: JSON and
+   ``.npy`` files, sent down a pipe of its own into a folder only this
+   process sees (``channel.py``; read here with ``allow_pickle=False``), a
+   Keras model as its JSON config (rebuilt here in Keras' ``safe_mode``,
+   which refuses Python lambdas, and only once its layers are the course's
+   and its size bounded: ``_model_problem``) and weights.
+5. Here, in the grader's process, the check runs again with a stand-in for
+   the learner's function that hands back the recorded results. The verdict
+   and its message come from that run: nothing the child prints, writes
+   elsewhere or concludes counts. A function the child could not finish (it
+   hung, crashed the process, or took all the memory) is recorded as such,
+   and the child runs again without it, so the rest is graded.
+6. A fault of the grader's or the machine's (the sandbox cannot start, the
+   course's own answer fails its check) is never a student's zero: grading
+   stops with ``GradingError``, naming the cause, and writes no grade.
 """
 
 import concurrent.futures
@@ -74,7 +78,8 @@ import numpy as np
 from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
-from mnist_lessons.grading import channel, compilecache, forkserver, isolation, notebooks
+from mnist_lessons.grading import cases as exercise_cases
+from mnist_lessons.grading import channel, compilecache, forkserver, notebooks, sandbox, sandboxview
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
@@ -85,7 +90,7 @@ SUBMISSION_SECONDS = 1800.0  # a student's lessons together; a complete one take
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
 MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
-MAX_RESULTS_BYTES = 2 * 1024**3  # all one child may send the grader (channel.py): records, outputs, progress
+MAX_RESULTS_BYTES = 384 * 1024**2  # all one child may send the grader (channel.py): records, outputs, progress
 MAX_RESULT_FILES = 10_000  # files it may send; the checks' records are a few dozen
 READER_SECONDS = 10.0  # how long the grader waits, once a child is killed, for its pipes to close
 MAX_PROGRESS_BYTES = 4 * 1024**2  # the child's progress events: a few lines a cell
@@ -110,6 +115,10 @@ LONGEST_FIRST = ("06_evaluate", "08_convnet", "05_train", "04_compile", "03_buil
 # 2-core AVX-512 Xeon: 7.3 (08), 6.5 (06), 5.9 (05), 5.0 (07), 3.2 (01), 3.1 (04), 3.1 (03) and 1.8 (02).
 LONGEST_FIRST_WITH_DEMONSTRATIONS = ("08_convnet", "06_evaluate", "05_train", "07_draw_your_digit", "01_load_data",
                                      "04_compile", "03_build_model", "02_preprocess")
+
+
+class GradingError(Exception):
+    """Grading could not be done, through no fault of the student's: no grade may be written; a rerun grades."""
 
 
 @dataclasses.dataclass
@@ -502,6 +511,8 @@ def _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limit
     try:
         server = sandboxes.server(lesson, alone)
     except forkserver.ServerError as err:
+        if alone or not sandboxes.shared:  # before any learner code ran in it: the machine's fault, or ours
+            raise GradingError(f"the grader's sandbox could not start ({err})") from None
         return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})", "notes": [],
                 "outputs": {}}
     private = sandboxes.private_folder(lesson)
@@ -516,19 +527,20 @@ def _run_child_in(server, private, program, lesson, functions, skip, limits, san
     out = private / "results"
     out.mkdir()
     keep_outputs = sandboxes.keep_outputs
-    request = {"lesson": lesson, "cells": program, "functions": functions, "skip": skip,
-               "keep_outputs": keep_outputs,
-               "trained_weights": _trained_weights_file(functions, skip, sandboxes.weights, sandboxes.cache)}
+    cases, blobs = _cases([name for name in functions if name not in skip], sandboxes.cache)
+    request = sandbox.request_bytes({"lesson": lesson, "cells": program, "functions": functions, "skip": skip,
+                                     "keep_outputs": keep_outputs, "cases": cases}, blobs)
     try:
         child = server.fork(lesson)
     except forkserver.ServerError as err:
+        if not sandboxes.shared:
+            raise GradingError(f"the grader's sandbox could not start a lesson ({err})") from None
         return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})",
                 "notes": [server.note] if server.note else [], "outputs": {}}
     receiver = channel.Receiver(child.results, str(out), max_bytes=MAX_RESULTS_BYTES, max_files=MAX_RESULT_FILES)
     output = _Output(child.output, private / "output.log", limits.output_bytes)
     threading.Thread(target=_send_request, args=(child.request, request), daemon=True).start()
     try:
-        compilecache.read_in_this_process(sandboxes.cache)  # for the replays; imports JAX while the child runs
         # Confined, what the child writes goes to its sandbox's own /tmp, capped in size by the kernel;
         # unconfined, to a folder of ours, watched here.
         reason = _watch(child, out / "progress.jsonl", output, limits, None if server.confined else server.area)
@@ -554,16 +566,15 @@ def _run_child_in(server, private, program, lesson, functions, skip, limits, san
         if culprit is None:
             culprit = "cell:set-up"
     notes = [server.note] if server.note else []
-    notes += [str(e.get("message"))[:300] for e in events if e.get("kind") == "tamper"]
     outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
     return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes,
             "outputs": outputs}
 
 
 def _send_request(descriptor, request):
-    """Write the request down the child's pipe (a thread: it may be larger than the pipe holds), then close it."""
+    """Write the request's bytes down the child's pipe (a thread: it is larger than the pipe holds), then close it."""
     try:
-        data = memoryview(json.dumps(request).encode())
+        data = memoryview(request)
         while data:
             data = data[os.write(descriptor, data):]
     except OSError:
@@ -617,8 +628,8 @@ class Sandboxes:
         self.root = Path(tempfile.mkdtemp(prefix="mnist-grading-"))
         self.private = self.root / "grader"  # what only the grader sees: what each child sent, its output
         self.private.mkdir()
-        self.weights = self.root / "weights"  # the checks' trained network, when there is no cache: read-only
-        self.weights.mkdir()
+        self.package = sandboxview.make(self.root / "package")  # the package as the sandbox sees it: no answers
+        compilecache.read_in_this_process(self.cache)  # for the cases and the replays made here
         self._servers = {}  # None (the shared one) or a lesson -> Server
         self._lock = threading.Lock()
         self._count = itertools.count(1)
@@ -635,9 +646,9 @@ class Sandboxes:
                 number = next(self._count)
                 area = self.root / f"sandbox-{number}"  # where it writes if it runs unconfined
                 area.mkdir()
-                read_only = [self.weights] + ([self.cache] if self.cache is not None else [])
+                read_only = [compilecache.programs(self.cache)] if self.cache is not None else []
                 server = forkserver.Server(self._environment(), work_bytes=SCRATCH_BYTES, area=area,
-                                           read_only=read_only, keras=self.backend == "jax",
+                                           package=self.package, read_only=read_only, keras=self.backend == "jax",
                                            log=self.private / f"server-{number}.log").start()
             self._servers[key] = server  # only once it started: a server that could not is not kept
             return server
@@ -678,26 +689,22 @@ class Sandboxes:
         self.close()
 
 
-def _trained_weights_file(functions, skip, folder, cache):
-    """The checks' briefly trained network, for the child, when its checks need it: trained once.
+def _cases(functions, cache):
+    """The cases ``functions`` are called on in the child, and their blobs (``cases.py``); a fault there is ours.
 
-    The warm-up of the compilation cache saves it there, so neither this process nor the child trains it
-    (this process loads it for its replays); without a cache, it is trained here and saved in ``folder``,
-    which the sandboxes see read-only.
+    The checks of lesson 06 call the learner's functions on the checks' briefly trained network: trained once
+    per machine by the cache's warm-up, which saved its weights where no sandbox sees them, else once here.
     """
     from mnist_lessons import checks
 
-    if not set(checks.NEEDS_TRAINED_WEIGHTS) & (set(functions) - set(skip)):
-        return None
     saved = compilecache.trained_weights(cache)
-    with _REPLAY_LOCK:  # the checks swap sys.stdout and fd 2 while they train
-        if saved is not None:
-            checks._load_trained_weights(saved)  # the replays here use the child's weights (1.6 MB, read once a lesson)
-            return str(saved)
-        path = folder / "trained_weights.npz"
-        if not path.exists():
-            checks._save_trained_weights(path)
-    return str(path)
+    if saved is not None and set(checks.NEEDS_TRAINED_WEIGHTS) & set(functions):
+        with exercise_cases.CHECKS_LOCK:
+            checks._load_trained_weights(saved)
+    try:
+        return exercise_cases.cases_for(functions)
+    except exercise_cases.CaseError as err:
+        raise GradingError(str(err)) from None
 
 
 def _read_outputs(path, program):
@@ -968,16 +975,8 @@ class _Replay:
         call = queue.pop(0)
         if "missing" in call:
             raise RuntimeError(f"{self.name} is not defined as a function (found {call['missing']})")
-        if "answer_key" in call:
-            raise RuntimeError(
-                f"it is {call['answer_key']}, the course's own answer, handed back: write your own {self.name}"
-            )
         raised = call.get("raised")
         if raised:
-            if raised.get("answer_key"):
-                raise RuntimeError(
-                    f"it called mnist_lessons' own {self.name}, the course's answer to this exercise: write your own"
-                )
             if raised["type"] == "NotImplementedError":
                 raise NotImplementedError(raised["message"])
             raise RuntimeError(f"{raised['type']}: {raised['message']}" if raised["message"] else raised["type"])
@@ -1040,8 +1039,9 @@ class _Replay:
 
     def _build_model(self, encoded):
         keras = _keras()
-        if _largest_size(encoded.get("config")) > MAX_LAYER_SIZE:
-            return Unreadable(f"a Keras model with a layer larger than the grader builds ({MAX_LAYER_SIZE:,} units)")
+        problem = _model_problem(encoded.get("config"))
+        if problem:
+            return Unreadable(problem)
         try:
             model = keras.saving.deserialize_keras_object(encoded["config"], safe_mode=True)
         except Exception as err:  # noqa: BLE001 -- anything the description holds that Keras refuses
@@ -1077,6 +1077,105 @@ class _Replay:
         current = model.get_weights()
         if weights and len(weights) == len(current) and all(w.shape == c.shape for w, c in zip(weights, current)):
             model.set_weights(weights)
+
+
+def _model_problem(config):
+    """Why the grader will not build the model ``config`` describes, or None: checked before anything is allocated.
+
+    Every layer must be one the course's networks are made of (``COURSE_LAYERS``), in a Sequential or
+    Functional model, and the whole hold at most ``MAX_PARAMETERS`` weights, counted from the description
+    (``_parameters``): a description that claims huge layers, or layers that cost time without weights
+    (``UpSampling2D``), is refused here, not built and trained in the grader's process.
+    """
+    if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
+        return "something other than a Keras Sequential or Functional model"
+    layers = config.get("config", {}).get("layers") if isinstance(config.get("config"), dict) else None
+    if not isinstance(layers, list):
+        return "a Keras model whose description lists no layers"
+    kinds = [layer.get("class_name") if isinstance(layer, dict) else None for layer in layers]
+    others = sorted({str(kind) for kind in kinds if kind not in COURSE_LAYERS})
+    if others:
+        return (f"a Keras model with layers no network of the course has ({', '.join(others[:3])}); "
+                f"the grader builds only {', '.join(COURSE_LAYERS[1:])}")
+    if _largest_size(config) > MAX_LAYER_SIZE:
+        return f"a Keras model with a layer larger than the grader builds ({MAX_LAYER_SIZE:,} units)"
+    parameters = _parameters(config, layers)
+    if parameters is None:
+        return "a Keras model whose layers' sizes the grader could not read from its description"
+    if parameters > MAX_PARAMETERS:
+        return f"a Keras model of more than {MAX_PARAMETERS:,} weights, the most the grader builds"
+    return None
+
+
+COURSE_LAYERS = ("InputLayer", "Dense", "Reshape", "Conv2D", "MaxPooling2D", "Flatten", "Dropout")
+MAX_PARAMETERS = 4_000_000  # weights of a model the grader builds: the course's largest has 407,050
+
+
+def _parameters(config, layers):
+    """The weights a chain of the course's layers holds, from its description: the input's shape, layer by layer.
+
+    None when a size is missing or not a whole number. A Functional model's layers are taken in the order
+    listed: with no layer that joins two inputs among the course's, its graph is that chain.
+    """
+    def ints(values):
+        return [v for v in values if type(v) is int and v > 0] if isinstance(values, list) else []
+
+    shape = None
+    build = config.get("build_config", {}) if isinstance(config.get("build_config"), dict) else {}
+    if isinstance(build.get("input_shape"), list):
+        shape = ints(build["input_shape"][1:])
+    total = 0
+    for layer in layers:
+        kind, settings = layer.get("class_name"), layer.get("config")
+        if not isinstance(settings, dict):
+            return None
+        if kind == "InputLayer":
+            given = settings.get("batch_shape") or settings.get("batch_input_shape")
+            shape = ints(given[1:]) if isinstance(given, list) else None
+            continue
+        if kind == "Dropout":
+            continue
+        if not shape:
+            given = settings.get("batch_shape") or settings.get("batch_input_shape")
+            shape = ints(given[1:]) if isinstance(given, list) else None
+            if not shape:
+                return None
+        if kind == "Dense":
+            units = settings.get("units")
+            if type(units) is not int or units < 1:
+                return None
+            total += shape[-1] * units + (units if settings.get("use_bias", True) else 0)
+            shape = [*shape[:-1], units]
+        elif kind == "Flatten":
+            shape = [math.prod(shape)]
+        elif kind == "Reshape":
+            target = ints(settings.get("target_shape"))
+            if not target or math.prod(target) != math.prod(shape):
+                return None
+            shape = target
+        elif kind in ("Conv2D", "MaxPooling2D"):
+            if len(shape) != 3:
+                return None
+            window = ints(settings.get("kernel_size" if kind == "Conv2D" else "pool_size"))
+            strides = ints(settings.get("strides")) or window
+            if len(window) != 2 or len(strides) != 2 or ints(settings.get("dilation_rate", [1, 1])) != [1, 1]:
+                return None
+            same = settings.get("padding") == "same"
+            sides = [-(-side // step) if same else (side - size) // step + 1
+                     for side, size, step in zip(shape[:2], window, strides)]
+            if min(sides) < 1:
+                return None
+            channels = shape[2]
+            if kind == "Conv2D":
+                filters = settings.get("filters")
+                if type(filters) is not int or filters < 1:
+                    return None
+                total += window[0] * window[1] * shape[2] * filters + (filters if settings.get("use_bias", True) else 0)
+                channels = filters
+            shape = [*sides, channels]
+        if total > MAX_PARAMETERS:
+            return total
+    return total
 
 
 def _largest_size(config):
@@ -1117,14 +1216,13 @@ def _hashable(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-_REPLAY_LOCK = threading.Lock()  # checks swap sys.stdout and fd 2 while they run: one at a time
 
 
 def _replay_check(name, record):
     """Run the lesson's check here against the recorded results; None when it passed, else its message."""
     if "error" in record:
         return f"{name}: {record['error']}"
-    with _REPLAY_LOCK:
+    with exercise_cases.CHECKS_LOCK:  # checks swap sys.stdout and fd 2 while they run: one at a time
         return _replay_check_alone(name, record)
 
 

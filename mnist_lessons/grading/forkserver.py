@@ -3,9 +3,10 @@
 A lesson's child used to be a sandbox of its own, and each paid for starting
 Python and importing Keras (1.5 to 2.3 s on 2 cores, six lessons a student).
 Now the grader (``engine.py``) starts one ``Server`` per submission, and asks
-it for a child per lesson run; the server, ``python -I -m
-mnist_lessons.grading.forkserver`` inside bubblewrap (``isolation.py``),
-imports what every lesson needs, never runs learner code, and forks.
+it for a child per lesson run; the server, this module run by ``python -I``
+inside bubblewrap (``isolation.py``) from the sandbox's copy of the package
+(``sandboxview.py``, which holds none of the course's answers), imports what
+every lesson needs, never runs learner code, and forks.
 
 What keeps a student's lessons apart, though they share one sandbox:
 
@@ -78,12 +79,14 @@ class Server:
 
     ``env``: the server's environment, which every child inherits; ``work_bytes``: the size of the sandbox's
     own ``/tmp``, where everything it writes goes; ``area``: where it writes when it runs unconfined (no
-    bubblewrap), a folder of the grader's; ``read_only``: more folders it may read; ``keras``: import Keras
+    bubblewrap), a folder of the grader's; ``package``: the folder ``sandboxview.make`` made, whose package the
+    server runs; ``read_only``: more folders it may read; ``keras``: import Keras
     before forking (only on JAX, whose import starts no thread: a fork copies one).
     """
 
-    def __init__(self, env, *, work_bytes, area, read_only=(), keras=False, log=None):
+    def __init__(self, env, *, work_bytes, area, package, read_only=(), keras=False, log=None):
         self.env = dict(env)
+        self.package = package  # the sandbox's copy of the course package (sandboxview.make)
         self.work_bytes = work_bytes
         self.area = str(area)
         self.read_only = list(read_only)
@@ -111,8 +114,13 @@ class Server:
         """Start the server and wait until it has imported what it preloads; ServerError (and nothing left
         running) if it cannot."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, "-I", "-m", "mnist_lessons.grading.forkserver"] + (["--keras"] if self.keras else [])
-        command, self.note = isolation.confine(command, self.work_bytes, read_only=self.read_only)
+        from mnist_lessons.grading import sandboxview
+
+        _, why_not = isolation.bubblewrap()
+        path = str(self.package) if why_not else sandboxview.SANDBOX_PATH  # where the server finds the copy
+        command = [sys.executable, "-I", "-c", sandboxview.BOOT, path] + (["--keras"] if self.keras else [])
+        command, self.note = isolation.confine(command, self.work_bytes, read_only=self.read_only,
+                                               package=self.package)
         home = f"{self.work_area}/home"
         env = dict(self.env, HOME=home, KERAS_HOME=f"{home}/.keras", MPLCONFIGDIR=f"{home}/matplotlib")
         log = open(self.log_path or os.devnull, "wb")
@@ -361,9 +369,8 @@ def _prctl(option, value):
 
 
 def _preload(keras):
-    """Import what every lesson's child needs, so that no child pays for it: the sandbox and its checks, IPython
-    and its shell, matplotlib and, with ``keras``, Keras and the course's answer keys. Nothing here starts a thread
-    (``serve`` checks)."""
+    """Import what every lesson's child needs, so that no child pays for it: the sandbox, IPython and its shell,
+    matplotlib and, with ``keras``, Keras. Nothing here starts a thread (``serve`` checks)."""
     from mnist_lessons.grading import sandbox
 
     import matplotlib.pyplot  # noqa: F401 -- the lessons' plots
@@ -372,11 +379,12 @@ def _preload(keras):
         from mnist_lessons.backend import import_keras
 
         import_keras()
-        sandbox.preload_answer_keys()
     # IPython's shell, made before any learner code as each child would make it first thing (0.18 s in a
     # child, mostly its profile folder): each child gets its own untouched copy of it with the fork.
     sandbox.Shell.instance(config=sandbox._shell_config())
-    sandbox.freeze_preloaded()
+    import gc
+
+    gc.freeze()  # what is made so far stays out of the collector's way, so its pages stay shared with the children
     return sandbox
 
 
@@ -486,7 +494,7 @@ def _become_child(folder, request, results, output, sandbox):
             break
         chunks.append(chunk)
     os.close(request)
-    sandbox.run(json.loads(b"".join(chunks)), results)
+    sandbox.run(*sandbox.read_request(b"".join(chunks)), results)
 
 
 def _reaped():

@@ -10,8 +10,10 @@ bubblewrap (``bwrap``, the sandbox behind Flatpak) runs, the child:
   gain one and no setuid), because a user namespace made by root maps its
   nobody to root, whom the kernel lets write its settings;
 - sees the file system read-only, and only what it needs: the system's
-  programs and libraries, this Python and its packages, the course package
-  (MNIST is inside it). The course folder, the gradebook, other students'
+  programs and libraries, this Python and its packages, and the sandbox's
+  copy of the course package (``sandboxview.py``: what the child runs and
+  MNIST, none of the course's answers), where the installed package itself
+  is an empty folder. The course folder, the gradebook, other students'
   work, ``solutions/`` and the home folder are not there at all;
 - writes only to a private, size-capped ``/tmp`` (a tmpfs) that vanishes
   with it, its working folder and home among it: nothing on the grader's
@@ -79,12 +81,14 @@ def bubblewrap():
     return program, None
 
 
-def confine(command, work_bytes, read_only=()):
+def confine(command, work_bytes, read_only=(), package=None):
     """``command`` wrapped so that it runs confined, writing only to its own /tmp; and a note when it can't be.
 
     Its /tmp (``SANDBOX_TMP``, also its working folder) is a tmpfs of ``work_bytes``, which vanishes with it:
     nothing it writes is on the grader's disk, and the grader never works in a folder it can write.
-    ``read_only``: more folders it may read (the grader's compilation cache). The command is the first process
+    ``read_only``: more folders it may read (the grader's compilation cache). ``package``: the sandbox's copy
+    of the course package (``sandboxview.make``), seen at ``sandboxview.SANDBOX_PATH``.
+    The command is the first process
     of its PID namespace (bubblewrap's ``--as-pid-1``), which no process in the namespace can kill or stop
     (but by a signal it handles: the fork server ignores SIGINT): the fork server (``forkserver.py``), whose
     children could otherwise kill it, and so the other lessons' children with it.
@@ -92,9 +96,13 @@ def confine(command, work_bytes, read_only=()):
     program, why = bubblewrap()
     if program is None:
         return list(command), without_isolation_note(why)
-    places = [*_python_mounts()[2::3], *map(str, read_only)]
+    from mnist_lessons.grading import sandboxview
+
+    places = [*_python_mounts()[2::3], *map(str, read_only), sandboxview.SANDBOX_PATH]
+    view = ["--ro-bind", str(package), sandboxview.SANDBOX_PATH] if package is not None else []
     # Order matters: a mount hides what was mounted below it before, so the private /tmp comes first and
-    # Python and the cache (which may live under /tmp) after it.
+    # Python and the cache (which may live under /tmp) after it, then an empty folder over the installed
+    # package wherever Python's own folders show it.
     return [
         program, *_namespaces(), *_system_mounts(),
         "--proc", "/proc", *[word for path in PROC_READ_ONLY for word in ("--ro-bind-try", path, path)],
@@ -102,6 +110,7 @@ def confine(command, work_bytes, read_only=()):
         "--perms", "1777", "--size", str(work_bytes), "--tmpfs", SANDBOX_TMP,
         *_folders_leading_to(places), *_python_mounts(),
         *[word for folder in read_only for word in ("--ro-bind", str(folder), str(folder))],
+        *[word for folder in _installed_package() for word in ("--perms", "0555", "--tmpfs", folder)], *view,
         "--chdir", SANDBOX_TMP, "--as-pid-1",
         "--", *_become_nobody(), *command,
     ], None
@@ -158,11 +167,9 @@ def _system_mounts():
 
 @functools.cache
 def _python_mounts():
-    """This Python, its packages and the course package, read-only, at the paths the child will look for them."""
-    import mnist_lessons
-
+    """This Python and its packages, read-only, at the paths the child will look for them."""
     places = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-              os.path.dirname(sys.executable), str(Path(mnist_lessons.__file__).resolve().parent)}
+              os.path.dirname(sys.executable)}
     places.update(_child_sys_path())
     mounts = []
     for place in sorted(_outermost(p for p in places if p and os.path.isdir(p) and not _is_system(p))):
@@ -178,6 +185,22 @@ def _child_sys_path():
     # solutions/ included (the package itself is bound on its own).
     return [line for line in completed.stdout.splitlines()
             if line.startswith((sys.base_prefix, sys.prefix)) or "site-packages" in line or "dist-packages" in line]
+
+
+@functools.cache
+def _installed_package():
+    """The folders of the course package inside what the sandbox is shown (a non-editable install's, in
+    site-packages): the sandbox sees them empty. An editable install's folder is outside, not shown at all."""
+    from mnist_lessons.grading.sandboxview import package_folder
+
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", "import importlib.util as u; s = u.find_spec('mnist_lessons'); "
+         "print('\\n'.join(s.submodule_search_locations or []) if s else '')"],
+        capture_output=True, text=True, timeout=60)
+    shown = _python_mounts()[2::3]
+    found = {os.path.realpath(line) for line in completed.stdout.splitlines() if line} | {str(package_folder())}
+    return sorted(folder for folder in found
+                  if os.path.isdir(folder) and any(folder.startswith(place + "/") for place in shown))
 
 
 def _is_system(path):

@@ -1,25 +1,29 @@
-"""A lesson's child: runs a learner's notebook code and records what each graded function returns.
+"""A lesson's child: runs a learner's notebook code, then calls each graded function on the grader's cases and records what came back.
 
 Forked by the student's fork server (``forkserver.py``) in its sandbox, one
-child per lesson run, with a request from the engine (``engine.py``)::
+child per lesson run, with a request from the engine (``engine.py``), read by
+``read_request``::
 
     {"lesson": "02_preprocess", "cells": [{"id": ..., "source": ...}, ...],
-     "functions": ["preprocess_images", ...], "skip": ["one_hot_labels"]}
+     "functions": ["preprocess_images", ...], "skip": ["one_hot_labels"],
+     "cases": {"preprocess_images": {"visible": [call, ...], "hidden": [call, ...]}, ...}}
 
-It runs the cells in order in IPython's own shell, the one inside every
-Jupyter kernel (magics, ``display`` and inline plots work as in JupyterLab),
-keeping each cell's outputs when asked (``"keep_outputs": true``, for nbgrader's
-autograded notebooks) in ``outputs.jsonl``. Then, for each graded function,
-it runs the lesson's own check, from a private copy of ``mnist_lessons.checks``
-loaded before any learner code (so rebinding the public one changes nothing,
-and is reported as a "tamper" event) (``checks.check_<name>``, visible then hidden) with the
-learner's function wrapped in a recorder. The recorder writes every call's
-result as data only: JSON, and arrays as ``.npy`` files that the
-grader reads with ``allow_pickle=False``; a Keras model goes as its JSON
-config and weights, a History as its numbers. The verdict is not decided
-here: this process runs untrusted code, so whatever it concludes could be
-forged. The grader replays the same checks in its own process against these
-recorded results (``engine.py``).
+followed by the cases' arrays and files as bytes. It runs the cells in order
+in IPython's own shell, the one inside every Jupyter kernel (magics,
+``display`` and inline plots work as in JupyterLab). Then it calls each
+graded function on each of its cases, ``{"args": [...], "kwargs": {...}}``,
+whose values the grader wrote as data (``Encoder``: arrays, files, a Keras
+model as its config and weights) from the calls its checks make
+(``cases.py``). What came back is recorded as data only: JSON, and arrays as
+``.npy`` files that the grader reads with ``allow_pickle=False``; a Keras
+model goes as its JSON config and weights, a History as its numbers.
+
+Nothing of the course's answers is here: not the checks, not the package's
+answers to the exercises, not their solutions, not a trained network. The
+sandbox's copy of the package holds only what this process needs
+(``sandboxview.py``). The verdict is not decided here either: this process
+runs untrusted code, so whatever it concluded could be forged. The grader
+replays its checks in its own process against what was recorded.
 
 Every file goes to the grader down this child's own pipe (``channel.py``),
 not into a folder: progress goes to ``progress.jsonl`` one line at a time
@@ -29,14 +33,15 @@ process hangs or dies the grader knows in which cell or function.
 
 import builtins
 import contextlib
-import gc
 import io
 import json
 import os
+import random
 import resource
 import sys
 import time
 import warnings
+from pathlib import Path
 
 MAX_FILE_BYTES = 64 * 1024**2  # the largest file this process may write (a model's weights are 1.6 MB)
 
@@ -64,11 +69,11 @@ from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from traitlets import Type  # noqa: E402
 
-from mnist_lessons.backend import tensorflow_only_if_loaded  # noqa: E402
+from mnist_lessons.backend import set_seed, tensorflow_only_if_loaded  # noqa: E402
 from mnist_lessons.grading.channel import Sender  # noqa: E402
-from mnist_lessons.grading.registry import EXERCISES  # noqa: E402
 
-# Bound before any learner code runs, which may monkeypatch the modules these come from.
+# Bound before any learner code runs, which may monkeypatch the modules these come from. This only keeps the
+# learner's own lesson's results readable: nothing here decides a verdict.
 _json_dumps = json.dumps
 _BytesIO = io.BytesIO
 _save_array = np.lib.format.write_array
@@ -76,30 +81,44 @@ _asarray = np.asarray
 _ndarray = np.ndarray
 _generic = np.generic
 _dtype = np.dtype
-_code_type = type(_limit_self.__code__)
 _isinstance = builtins.isinstance
 _type = builtins.type
 _perf_counter = time.perf_counter
-_gc_objects = gc.get_objects
-_gc_freeze = gc.freeze
-_gc_unfreeze = gc.unfreeze
 _output = sys.__stdout__  # the grader's size-capped log file: a learner's prints go there, not into memory
 
 PLAIN_TYPES = (bool, int, float, str, type(None))  # JSON's own values, exactly these types
 MAX_ITEMS = 100_000  # a result with more nested items than this is not a plausible answer
-
-# The package's own answers to each exercise ("module:name" in mnist_lessons, from the registry). While a
-# learner's function runs, these refuse to run (_answer_key_locked), so that handing back (or calling) the
-# answer key earns nothing.
-ANSWER_KEY = {exercise.name: exercise.answer_key for exercise in EXERCISES}
+SEED = 0  # every call starts from the same random state, as the checks seed theirs
+LENGTH_BYTES = 8  # the request's JSON is preceded by its length, and followed by its blobs
 
 
 class Unsupported(Exception):
     """A returned value the recorder cannot write as plain data."""
 
 
-def run(request, descriptor):
-    """Run one lesson's request (in a child the fork server has just forked), sending every result down ``descriptor``."""
+def request_bytes(request, blobs):
+    """The request as the child reads it (``read_request``): its JSON, with where each blob lies, then the blobs."""
+    places, offset = {}, 0
+    for key, data in blobs.items():
+        places[key] = [offset, len(data)]
+        offset += len(data)
+    header = json.dumps(dict(request, blobs=places)).encode()
+    return b"".join([len(header).to_bytes(LENGTH_BYTES, "big"), header, *blobs.values()])
+
+
+def read_request(data):
+    """(the request, {key: its blob}) from what ``request_bytes`` made."""
+    view = memoryview(data)
+    size = int.from_bytes(view[:LENGTH_BYTES], "big")
+    request = json.loads(bytes(view[LENGTH_BYTES:LENGTH_BYTES + size]))
+    base = LENGTH_BYTES + size
+    blobs = {key: view[base + offset:base + offset + length] for key, (offset, length) in request["blobs"].items()}
+    return request, blobs
+
+
+def run(request, blobs, descriptor):
+    """Run one lesson's request and its cases' ``blobs`` (``read_request``), in a child the fork server has just
+    forked, sending every result down ``descriptor``."""
     global STARTED
     STARTED = _perf_counter()
     channel = Sender(descriptor)
@@ -113,16 +132,6 @@ def run(request, descriptor):
     # The grader's compilation cache is read-only here (compilecache.py): what JAX cannot add to it is no
     # concern of the learner's, and must not show among their cell's outputs.
     warnings.filterwarnings("ignore", message="Error writing persistent compilation cache")
-    ANSWER_KEYS.update(_answer_keys(request["functions"]))  # before any cell: what the cells rebind changes nothing
-    checks = _pristine_checks()  # the checks as the course wrote them, out of the learner's reach
-    quiet = checks._quiet
-    # Here the checks only hand the learner's function its inputs; the grader's replay decides. So no
-    # reference run to compare with, and the briefly trained network is the grader's own (trained once).
-    checks._reference_accuracy = lambda epochs, batch_size: 0.0
-    checks._expect_cnn_learns = lambda call, model: None  # the replay trains the recorded network, once
-    if request.get("trained_weights"):
-        checks._load_trained_weights(request["trained_weights"])
-    public = _public_functions()
     shell = Shell.instance(config=_shell_config())
     for cell in request["cells"]:
         event(kind="cell", id=cell["id"], phase="start")
@@ -132,26 +141,45 @@ def run(request, descriptor):
                                                         "outputs": shell.outputs}, default=str) + "\n").encode(),
                          mode="a")
         event(kind="cell", id=cell["id"], phase="end", error=error)
-    for note in _tampering(public):
-        event(kind="tamper", message=note)
     sys.stdout, sys.stderr = _output, _output  # from here on, what anything prints goes to the capped log
 
+    cases = request.get("cases", {})
     for name in request["functions"]:
         if name in request.get("skip", ()):
             continue
         event(kind="call", name=name, phase="start")
         recorder = Recorder(name, shell.user_ns.get(name), channel)
+        decoder = Decoder(blobs, Path(f"case-files-{name}"))
         for hidden in (False, True):
             recorder.hidden = hidden
-            with quiet():
-                try:
-                    getattr(checks, f"check_{name}")(recorder, hidden=hidden)
-                except BaseException:  # noqa: BLE001 -- the verdict is the grader's; keep going
-                    pass
+            if not _call_each(recorder, decoder, cases.get(name, {}).get("hidden" if hidden else "visible", [])):
+                break  # the checks stop at a call that raises: no verdict reads what would come after
         recorder.write()
         event(kind="call", name=name, phase="end")
     event(kind="done")
     os._exit(0)  # leave no chance to learner code registered with atexit
+
+
+def _call_each(recorder, decoder, calls):
+    """Call the learner's function on each case, in order; False once a call raised."""
+    for call in calls:
+        args = [decoder.decode(value) for value in call.get("args", [])]
+        kwargs = {key: decoder.decode(value) for key, value in call.get("kwargs", {}).items()}
+        _seeded()
+        try:
+            recorder(*args, **kwargs)
+        except BaseException:  # noqa: BLE001 -- recorded; the verdict is the grader's
+            return False
+    return True
+
+
+def _seeded():
+    """The random state every call starts from, whatever the cells before did to it."""
+    random.seed(SEED)
+    np.random.seed(SEED)
+    if "keras" in sys.modules:
+        with contextlib.suppress(Exception):
+            set_seed(SEED)
 
 
 # ---------------------------------------------------------------- running cells as Jupyter does
@@ -269,43 +297,169 @@ def _shell_config():
     return config
 
 
-# ---------------------------------------------------------------- the checks, and tampering with them
+# ---------------------------------------------------------------- values as plain data
 
 
-def _pristine_checks():
-    """A private copy of mnist_lessons.checks, loaded before any learner code: rebinding the public one changes nothing here."""
-    import importlib.util
+class Encoder:
+    """Values as plain data: JSON, with arrays (and, with ``files``, the files a path names) as blobs.
 
-    from mnist_lessons import checks as public
+    ``sink(name, data)`` takes each blob, and may say the name it keeps it under. The grader writes its cases with it
+    (``cases.py``, ``files=True``); the child records what came back with it.
+    """
 
-    spec = importlib.util.spec_from_file_location("mnist_lessons._grading_checks", public.__file__)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    def __init__(self, prefix, sink, files=False):
+        self.prefix = prefix
+        self.sink = sink
+        self.files = files
+        self.count = 0
+        self.kept = []  # every model encoded stays alive, so that id() tells optimizers and models apart
+
+    def encode(self, value, args=(), depth=0, budget=None):
+        budget = budget if budget is not None else [MAX_ITEMS]
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 20:
+            raise Unsupported("a value nested too deep or too large")
+        for index, arg in enumerate(args):
+            if value is arg and not _isinstance(value, PLAIN_TYPES):
+                return {"t": "arg", "i": index}
+        kind = _type(value)
+        if self.files and (_isinstance(value, os.PathLike) or (kind is str and os.path.isfile(value))):
+            return self._file(value)
+        if kind in PLAIN_TYPES:
+            if kind is float and value != value:
+                return {"t": "nan"}
+            return {"t": "py", "v": value}
+        if _isinstance(value, _generic) and value.dtype.kind in "biuf":
+            return {"t": "scalar", "d": value.dtype.str, "v": value.item()}  # np.int64(3) comes back as np.int64(3)
+        if kind is _ndarray or _isinstance(value, (_ndarray, _generic)):
+            return self.array(value)
+        if _isinstance(value, _dtype):
+            return {"t": "dtype", "v": value.str if value.fields is None and not value.hasobject else str(value)}
+        if kind in (list, tuple):
+            return {"t": kind.__name__, "v": [self.encode(item, (), depth + 1, budget) for item in value]}
+        if _isinstance(value, dict):  # a Counter or an OrderedDict is a dict too, as the checks take it
+            items = list(value.items())
+            return {"t": "dict", "k": [self.encode(k, (), depth + 1, budget) for k, _ in items],
+                    "v": [self.encode(v, (), depth + 1, budget) for _, v in items]}
+        keras = sys.modules.get("keras")
+        if keras is not None and _isinstance(value, keras.Model):
+            return self.model(value)
+        if keras is not None and _isinstance(value, keras.callbacks.History):
+            history = {str(key): [float(v) for v in values] for key, values in dict(value.history).items()}
+            params = value.params if _isinstance(getattr(value, "params", None), dict) else {}
+            return {"t": "history", "history": history,
+                    "params": {k: v for k, v in params.items() if _type(v) in PLAIN_TYPES}}
+        if hasattr(value, "numpy") and hasattr(value, "shape") and hasattr(value, "dtype"):
+            return self.array(value.numpy())  # a backend tensor (TensorFlow, JAX)
+        if "jax" in kind.__module__ and hasattr(value, "__array__"):
+            return self.array(_asarray(value))
+        raise Unsupported(f"an object of type {kind.__name__}")
+
+    def _blob(self, suffix, data):
+        self.count += 1
+        name = f"{self.prefix}-{self.count}{suffix}"
+        return self.sink(name, data) or name  # the sink may keep it under another name (one it already holds)
+
+    def array(self, value):
+        array = _asarray(value)
+        if _type(array) is not _ndarray:
+            array = array.view(_ndarray)
+        if array.dtype.hasobject or array.dtype.fields is not None:
+            raise Unsupported(f"an array of dtype {array.dtype}")
+        buffer = _BytesIO()
+        _save_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+        return {"t": "ndarray", "file": self._blob(".npy", buffer.getbuffer()), "scalar": _isinstance(value, _generic)}
+
+    def _file(self, path):
+        with open(path, "rb") as file:
+            data = file.read()
+        return {"t": "path", "file": self._blob(".bin", data), "name": os.path.basename(os.fspath(path)),
+                "str": _isinstance(path, str)}
+
+    def model(self, model):
+        keras = sys.modules["keras"]
+        self.kept.append(model)
+        with tensorflow_only_if_loaded():
+            config = keras.saving.serialize_keras_object(model)
+        return {
+            "t": "model",
+            "config": json.loads(_json_dumps(config, default=str)),  # plain JSON, nothing else
+            "weights": [self.array(weight) for weight in model.get_weights()],
+            "optimizer_id": id(model.optimizer) if getattr(model, "optimizer", None) is not None else None,
+            "model_id": id(model),  # the same model handed back twice comes back as one object in the replay
+        }
+
+    def changed(self, arg, before):
+        """What a call did to its argument: a model's new weights and settings, an array edited in place."""
+        if before is None:
+            return None
+        if _isinstance(arg, _ndarray):
+            return None if np.array_equal(arg, before) else self.array(arg)
+        keras = sys.modules.get("keras")
+        if keras is not None and _isinstance(arg, keras.Model):
+            return self.model(arg)
+        return None
 
 
-TAMPER_MODULES = ("mnist_lessons.checks", "mnist_lessons.grading.registry")  # what a learner might rebind to win
+def snapshot(arg):
+    """A copy of an array argument, or the marker that a model's state is to be recorded after the call."""
+    if _isinstance(arg, _ndarray):
+        return arg.copy()
+    if "keras" in sys.modules and _isinstance(arg, sys.modules["keras"].Model):
+        return True
+    return None
 
 
-def _public_functions():
-    """What the course's grading modules hold, before the learner's code runs."""
-    import importlib
+class Decoder:
+    """The grader's cases as values again: arrays, files written under ``folder``, Keras models rebuilt."""
 
-    return {name: (module, dict(vars(module))) for name in TAMPER_MODULES
-            for module in [importlib.import_module(name)]}
+    def __init__(self, blobs, folder):
+        self.blobs = blobs
+        self.folder = folder
+        self.models = {}  # model_id -> the model rebuilt for it: one object, however often a case names it
+
+    def decode(self, value):
+        kind = value.get("t")
+        if kind == "py":
+            return value["v"]
+        if kind == "nan":
+            return float("nan")
+        if kind == "scalar":
+            return np.dtype(value["d"]).type(value["v"])
+        if kind == "dtype":
+            return np.dtype(value["v"])
+        if kind == "ndarray":
+            array = np.load(io.BytesIO(self.blobs[value["file"]]), allow_pickle=False)
+            return array[()] if value.get("scalar") else array
+        if kind in ("list", "tuple"):
+            items = [self.decode(item) for item in value["v"]]
+            return items if kind == "list" else tuple(items)
+        if kind == "dict":
+            return {_hashable(self.decode(k)): self.decode(v) for k, v in zip(value["k"], value["v"])}
+        if kind == "path":
+            folder = self.folder / value["file"]
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / value["name"]
+            path.write_bytes(self.blobs[value["file"]])
+            return str(path.absolute()) if value.get("str") else path.absolute()
+        if kind == "model":
+            if value["model_id"] not in self.models:
+                self.models[value["model_id"]] = self._model(value)
+            return self.models[value["model_id"]]
+        raise ValueError(f"a case value of kind {kind!r}")
+
+    def _model(self, value):
+        from mnist_lessons.backend import import_keras
+
+        keras = import_keras()
+        with tensorflow_only_if_loaded():
+            model = keras.saving.deserialize_keras_object(value["config"], safe_mode=True)
+        model.set_weights([self.decode(weight) for weight in value["weights"]])
+        return model
 
 
-def _tampering(snapshot):
-    """Notes on every name the learner's code rebound in the course's grading modules."""
-    notes = []
-    for module_name, (module, before) in snapshot.items():
-        after = vars(module)
-        changed = sorted(name for name, value in before.items() if after.get(name, value) is not value)
-        added = sorted(name for name in after if name not in before and not name.startswith("__"))
-        if changed or added:
-            notes.append(f"The notebook's code changed {module_name} ({', '.join((changed + added)[:5])}); "
-                         "the grader ignored the change.")
-    return notes
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 class Recorder:
@@ -317,9 +471,7 @@ class Recorder:
         self.channel = channel
         self.hidden = False
         self.calls = {"visible": [], "hidden": []}
-        self.arrays = 0
-        self.identity = _answer_key_identity(name, function)
-        self.kept = []  # every model recorded stays alive, so that id() tells optimizers apart
+        self.encoder = Encoder(name, channel.send)
 
     def __call__(self, *args, **kwargs):
         record = {}
@@ -327,240 +479,27 @@ class Recorder:
         if self.function is None or not callable(self.function):
             record["missing"] = _type(self.function).__name__
             raise RuntimeError(f"{self.name} is not defined as a function")
-        if self.identity:
-            record["answer_key"] = self.identity
-            raise PermissionError(ANSWER_KEY_REFUSED)
-        before = [_snapshot(arg) for arg in args]
+        before = [snapshot(arg) for arg in args]
         started = _perf_counter()
         try:
-            with _answer_key_locked(self.name), contextlib.redirect_stdout(_output), \
-                    contextlib.redirect_stderr(_output):
+            with contextlib.redirect_stdout(_output), contextlib.redirect_stderr(_output):
                 result = self.function(*args, **kwargs)
-        except BaseException as err:  # noqa: BLE001 -- recorded, then raised again for the check
-            record["raised"] = {"type": _type(err).__name__, "message": _first_line(err),
-                                "answer_key": _isinstance(err, (PermissionError, AnswerKeyRestored))
-                                and str(err) == ANSWER_KEY_REFUSED}
+        except BaseException as err:  # noqa: BLE001 -- recorded, then raised again for the caller
+            record["raised"] = {"type": _type(err).__name__, "message": _first_line(err)}
             if _isinstance(err, NotImplementedError):
                 raise
             raise RuntimeError(record["raised"]["message"]) from None
         finally:
             record["seconds"] = _perf_counter() - started
         try:
-            record["result"] = self._encode(result, args)
+            record["result"] = self.encoder.encode(result, args)
         except Unsupported as err:
             record["result"] = {"t": "unsupported", "what": str(err)}
-        record["args_after"] = [self._encode_changed(arg, old) for arg, old in zip(args, before)]
+        record["args_after"] = [self.encoder.changed(arg, old) for arg, old in zip(args, before)]
         return result
 
     def write(self):
         self.channel.send(f"{self.name}.json", _json_dumps({"name": self.name, "calls": self.calls}).encode())
-
-    # ------------------------------------------------------------ encoding as plain data
-
-    def _encode(self, value, args=(), depth=0, budget=None):
-        budget = budget if budget is not None else [MAX_ITEMS]
-        budget[0] -= 1
-        if budget[0] < 0 or depth > 20:
-            raise Unsupported("a value nested too deep or too large")
-        for index, arg in enumerate(args):
-            if value is arg and not _isinstance(value, PLAIN_TYPES):
-                return {"t": "arg", "i": index}
-        kind = _type(value)
-        if kind in PLAIN_TYPES:
-            if kind is float and value != value:
-                return {"t": "nan"}
-            return {"t": "py", "v": value}
-        if _isinstance(value, _generic) and value.dtype.kind in "biuf":
-            return {"t": "scalar", "d": value.dtype.str, "v": value.item()}  # np.int64(3) comes back as np.int64(3)
-        if kind is _ndarray or _isinstance(value, (_ndarray, _generic)):
-            return self._array(value)
-        if _isinstance(value, _dtype):
-            return {"t": "dtype", "v": value.str if value.fields is None and not value.hasobject else str(value)}
-        if kind in (list, tuple):
-            return {"t": kind.__name__, "v": [self._encode(item, (), depth + 1, budget) for item in value]}
-        if kind is dict:
-            items = list(value.items())
-            return {"t": "dict", "k": [self._encode(k, (), depth + 1, budget) for k, _ in items],
-                    "v": [self._encode(v, (), depth + 1, budget) for _, v in items]}
-        keras = _keras()
-        if _isinstance(value, keras.Model):
-            return self._model(value)
-        if _isinstance(value, keras.callbacks.History):
-            history = {str(key): [float(v) for v in values] for key, values in dict(value.history).items()}
-            params = value.params if _isinstance(getattr(value, "params", None), dict) else {}
-            return {"t": "history", "history": history,
-                    "params": {k: v for k, v in params.items() if _type(v) in PLAIN_TYPES}}
-        if hasattr(value, "numpy") and hasattr(value, "shape") and hasattr(value, "dtype"):
-            return self._array(value.numpy())  # a backend tensor (TensorFlow, JAX)
-        if "jax" in kind.__module__ and hasattr(value, "__array__"):
-            return self._array(_asarray(value))
-        raise Unsupported(f"an object of type {kind.__name__}")
-
-    def _array(self, value):
-        array = _asarray(value)
-        if _type(array) is not _ndarray:
-            array = array.view(_ndarray)
-        if array.dtype.hasobject or array.dtype.fields is not None:
-            raise Unsupported(f"an array of dtype {array.dtype}")
-        self.arrays += 1
-        file_name = f"{self.name}-{self.arrays}.npy"
-        buffer = _BytesIO()
-        _save_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-        self.channel.send(file_name, buffer.getbuffer())
-        return {"t": "ndarray", "file": file_name, "scalar": _isinstance(value, _generic)}
-
-    def _model(self, model):
-        keras = _keras()
-        self.kept.append(model)
-        with tensorflow_only_if_loaded():
-            config = keras.saving.serialize_keras_object(model)
-        return {
-            "t": "model",
-            "config": json.loads(_json_dumps(config, default=str)),  # plain JSON, nothing else
-            "weights": [self._array(weight) for weight in model.get_weights()],
-            "optimizer_id": id(model.optimizer) if getattr(model, "optimizer", None) is not None else None,
-            "model_id": id(model),  # the same model handed back twice comes back as one object in the replay
-        }
-
-    def _encode_changed(self, arg, before):
-        """What a call did to its argument: a model's new weights and settings, an array edited in place."""
-        if before is None:
-            return None
-        if _isinstance(arg, _ndarray):
-            return None if np.array_equal(arg, before) else self._array(arg)
-        keras = _keras()
-        if _isinstance(arg, keras.Model):
-            return self._model(arg)
-        return None
-
-
-def _snapshot(arg):
-    """A copy of an array argument, or the marker that a model's state is to be recorded after the call."""
-    if _isinstance(arg, _ndarray):
-        return arg.copy()
-    if "keras" in sys.modules and _isinstance(arg, sys.modules["keras"].Model):
-        return True
-    return None
-
-
-def _answer_keys(names):
-    """{exercise: [(function, its code)]}: the package's answers, found before any learner code can rebind them.
-
-    Only the answers to the exercises graded here (``names``, the lesson's): lessons 01 and 02 then import no Keras.
-    """
-    import importlib
-
-    keys = {}
-    for name in names:
-        for entry in ANSWER_KEY[name]:
-            module_name, attribute = entry.split(":")
-            function = getattr(importlib.import_module(f"mnist_lessons.{module_name}"), attribute)
-            keys.setdefault(name, []).append((function, function.__code__))
-    return keys
-
-
-ANSWER_KEYS = {}  # filled by run() before the first cell runs
-
-
-def preload_answer_keys():
-    """Import the modules of every exercise's answer, in the fork server: no child then imports them."""
-    _answer_keys(ANSWER_KEY)
-
-
-def _answer_key_identity(name, function):
-    """The answer key's name when ``function`` is the package's own answer (or a copy of its code), else None."""
-    for reference, code in ANSWER_KEYS.get(name, ()):
-        candidate = function
-        for _ in range(5):  # through functools.wraps / partial layers
-            found = getattr(candidate, "__code__", None)
-            if candidate is reference or found is code or (_isinstance(found, _code_type) and found == code):
-                return f"mnist_lessons.{reference.__name__}"
-            candidate = getattr(candidate, "__wrapped__", None) or getattr(candidate, "func", None)
-            if candidate is None:
-                break
-    return None
-
-
-ANSWER_KEY_REFUSED = "the course's own answer to this exercise was called"
-
-
-def _functions_with(codes):
-    """Every live function whose code equals one of ``codes`` (a scan of the garbage collector's objects).
-
-    The first scan in a child looks at every object, thawing those frozen (the fork server's, and any
-    learner code froze to hide a copy of the answer), then freezes them all, keeping the copies it found
-    (of any exercise's answer); each later scan looks only at what is made after, 45 ms a scan less. A copy
-    made while a graded function runs, and frozen then, is missed: such a copy is missed anyway (the
-    threat model in docs/instructors.md).
-    """
-    if not codes:
-        return []
-    function_type = _type(_refuse)
-    if _COPIES_FOUND is None:
-        _gc_unfreeze()
-        everything = _gc_objects()
-        answers = {code for keys in ANSWER_KEYS.values() for _, code in keys}
-        globals()["_COPIES_FOUND"] = [thing for thing in everything
-                                      if _type(thing) is function_type and thing.__code__ in answers]
-        del everything
-        _gc_freeze()
-        recent = []
-    else:
-        recent = [thing for thing in _gc_objects() if _type(thing) is function_type and thing.__code__ in codes]
-    return [thing for thing in _COPIES_FOUND if thing.__code__ in codes] + recent
-
-
-_COPIES_FOUND = None  # the copies of the answers the child's first scan found (a list then)
-
-
-def freeze_preloaded():
-    """In the fork server, before any fork: move every object made so far out of the collector's way, so that
-    its pages stay shared with the children (the first answer-key scan in each child thaws them once)."""
-    gc.freeze()
-
-
-def _refuse(*args, **kwargs):
-    raise PermissionError("the course's own answer to this exercise was called")  # builtins only: any globals
-
-
-_REFUSE_CODE = _refuse.__code__
-
-
-class AnswerKeyRestored(Exception):
-    """The learner's function gave the answer key its code back while it ran."""
-
-
-@contextlib.contextmanager
-def _answer_key_locked(name):
-    """While the learner's function runs, the package's answer to the same exercise refuses to run.
-
-    The answer's code is swapped, not the name it is found by, so a copy of the name bound earlier
-    (``_ref = ml.preprocess_images``) refuses too; a function that swaps the code back is caught after.
-    So do functions the notebook built from the answer's code before the call (``types.FunctionType(
-    ml.preprocess_images.__code__, ...)``, or the module's source run again): any function whose code
-    equals the answer's (code objects compare by their instructions, names and lines, not their file).
-    """
-    answers = ANSWER_KEYS.get(name, ())
-    codes = {code for _, code in answers}
-    copies = [(function, function.__code__) for function in _functions_with(codes)
-              if not any(function is original for original, _ in answers)]
-    swapped = [(function, code) for function, code in [*answers, *copies] if not code.co_freevars]
-    for function, _ in swapped:
-        function.__code__ = _REFUSE_CODE
-    try:
-        yield
-    finally:
-        restored = [function for function, _ in swapped if function.__code__ is not _REFUSE_CODE]
-        for function, code in reversed(swapped):
-            function.__code__ = code
-        if restored:
-            raise AnswerKeyRestored(ANSWER_KEY_REFUSED)
-
-
-def _keras():
-    from mnist_lessons.backend import import_keras
-
-    return import_keras()
 
 
 def _first_line(err):

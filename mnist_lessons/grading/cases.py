@@ -1,0 +1,109 @@
+"""The calls each check makes, written down as data: what a learner's function is called on in the sandbox.
+
+A check (``mnist_lessons.checks``) calls the learner's function on inputs it
+makes and holds what comes back to the course's answers. The answers must
+stay out of the sandbox, so the grader first runs each check here, in its
+own process, with the course's answer in the learner's place (``Probe``),
+and writes down the arguments of every call as data (``sandbox.Encoder``):
+arrays, the files a path names, a Keras model as its config and weights (a
+model to compile, a compiled one to train, a trained one to evaluate). The
+sandboxed child calls the learner's function on exactly those
+(``sandbox.Decoder``), and the engine then replays the same check here on
+what came back (``engine._Replay``), call for call.
+
+A passing run makes every call a check can make: a learner's function that
+fails stops the replay at that call, before any later one. Inputs a check
+makes from what an earlier call returned are made here from the course's
+answer's result; the checks make none that depend on it.
+
+The cases are made once per grading process: the first lesson that needs
+them pays a few seconds (the course's train_model trains briefly), and every
+later student reads them from memory.
+"""
+
+import hashlib
+import importlib
+import threading
+
+from mnist_lessons.grading.registry import BY_NAME
+from mnist_lessons.grading.sandbox import Encoder
+
+CHECKS_LOCK = threading.Lock()  # the checks swap sys.stdout and fd 2, and probing swaps two of their helpers
+_MADE = {}  # exercise -> (its cases, the blobs they name)
+
+
+class Probe:
+    """Stands in for the learner's function while a check runs here: writes each call down, then answers it."""
+
+    def __init__(self, name, answer, encoder):
+        self.name = name
+        self.answer = answer
+        self.encoder = encoder
+        self.hidden = False
+        self.calls = {"visible": [], "hidden": []}
+
+    def __call__(self, *args, **kwargs):
+        call = {"args": [self.encoder.encode(arg) for arg in args],
+                "kwargs": {key: self.encoder.encode(value) for key, value in kwargs.items()}}
+        self.calls["hidden" if self.hidden else "visible"].append(call)  # written before the answer changes them
+        return self.answer(*args, **kwargs)
+
+
+class Blobs(dict):
+    """The arrays and files the cases name, each kept once however many calls share it (the training images)."""
+
+    def __init__(self):
+        super().__init__()
+        self._names = {}  # digest -> the name it is kept under
+
+    def add(self, name, data):
+        digest = hashlib.sha256(data).digest()
+        if digest not in self._names:
+            self._names[digest] = name
+            self[name] = bytes(data)
+        return self._names[digest]
+
+
+class CaseError(Exception):
+    """The course's own answer failed its check: a fault of the course's, never of a student's."""
+
+
+def cases_for(names):
+    """({exercise: {"visible": [call, ...], "hidden": [call, ...]}}, {blob name: bytes}) for ``names``."""
+    cases, blobs = {}, {}
+    for name in names:
+        if name not in _MADE:
+            with CHECKS_LOCK:
+                if name not in _MADE:
+                    _MADE[name] = _probe(name)
+        cases[name], made = _MADE[name]
+        blobs.update(made)
+    return cases, blobs
+
+
+def answer(name):
+    """The course's own answer to exercise ``name``: the first of its registry's ``answer_key``."""
+    module, attribute = BY_NAME[name].answer_key[0].split(":")
+    return getattr(importlib.import_module(f"mnist_lessons.{module}"), attribute)
+
+
+def _probe(name):
+    from mnist_lessons import checks
+
+    blobs = Blobs()
+    probe = Probe(name, answer(name), Encoder(f"case-{name}", blobs.add, files=True))
+    # Only the calls are wanted here, not a verdict on the course's answer: the two helpers that train a
+    # network to hold a result to the answer's accuracy are skipped (the replay runs them).
+    saved = checks._reference_accuracy, checks._expect_cnn_learns
+    checks._reference_accuracy = lambda epochs, batch_size: 0.0
+    checks._expect_cnn_learns = lambda call, model: None
+    try:
+        for hidden in (False, True):
+            probe.hidden = hidden
+            with checks._quiet():
+                getattr(checks, f"check_{name}")(probe, hidden=hidden)
+    except Exception as err:  # noqa: BLE001 -- said as the grader's own fault
+        raise CaseError(f"the course's own {name} failed its check ({type(err).__name__}: {err})") from err
+    finally:
+        checks._reference_accuracy, checks._expect_cnn_learns = saved
+    return probe.calls, dict(blobs)
