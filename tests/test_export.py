@@ -42,6 +42,17 @@ def test_columns_and_values(tmp_path):
     assert [dee["ID"], dee["mnist"], dee["mnist max score"], dee["mnist/01_load_data"]] == ["1004", "0", "8", ""]
 
 
+def test_text_a_spreadsheet_would_run_is_escaped(tmp_path):
+    """Is a name, id or email that begins like a formula (=, +, -, @) written so that no spreadsheet runs it?"""
+    url = build_gradebook(tmp_path / "gradebook.db")
+    with Gradebook(url) as gradebook:
+        gradebook.add_student("=HYPERLINK(\"http://x\")", first_name="+1", last_name="@SUM(A1)", email="-2+3")
+        _, rows = read_rows(write_lms_csv(gradebook, tmp_path / "grades.csv"))
+    row = rows["'=HYPERLINK(\"http://x\")"]
+    assert row["Student"] == "'@SUM(A1), +1" and row["email"] == "'-2+3"
+    assert rows["ada"]["Student"] == "Lovelace, Ada" and row["mnist"] == "0"  # plain text and numbers as they were
+
+
 def test_nbgrader_export_plugin(tmp_path):
     """Does `nbgrader export --exporter=...LmsExportPlugin` write the same file, for chosen students?"""
     build_gradebook(tmp_path / "gradebook.db")

@@ -16,7 +16,10 @@ report. Its columns, for each assignment ``A`` (the course has one, ``mnist``):
 - ``A/<lesson>``: each notebook's raw score;
 - ``A/<lesson>/<grade id>``: each check cell's score.
 
-A student with no submission scores 0 with the details left empty.
+A student with no submission scores 0 with the details left empty. A text cell
+that a spreadsheet would read as a formula (it begins with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return: a student's chosen name can) is written
+with a ``'`` before it (``text_cell``), as OWASP advises for CSV injection.
 docs/instructors.md says how Canvas and Moodle take it.
 """
 
@@ -33,6 +36,15 @@ CHECK_ORDER = {exercise.check_id: index for index, exercise in enumerate(EXERCIS
 
 def _cell_order(name):
     return (CHECK_ORDER.get(name, len(CHECK_ORDER)), name)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def text_cell(text):
+    """``text`` as a CSV cell no spreadsheet runs as a formula."""
+    text = str(text)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _number(value):
@@ -57,8 +69,8 @@ def lms_rows(gradebook, assignments=None, students=None):
         if students and student.id not in students:
             continue
         names = ", ".join(part for part in (student.last_name, student.first_name) if part)
-        row = {"Student": names or student.id, "ID": student.lms_user_id or "", "student_id": student.id,
-               "email": student.email or ""}
+        row = {"Student": text_cell(names or student.id), "ID": text_cell(student.lms_user_id or ""),
+               "student_id": text_cell(student.id), "email": text_cell(student.email or "")}
         for assignment, notebooks in layout:
             a = assignment.name
             row[f"{a} max score"] = _number(assignment.max_score)
