@@ -35,7 +35,8 @@ _EXPORTS = {
     "preprocess": ["preprocess_images", "one_hot_labels"],
     "model": ["build_model"],
     "cnn": ["build_cnn"],
-    "training": ["compile_model", "train_model", "set_seed"],
+    "backend": ["set_seed"],
+    "training": ["compile_model", "train_model"],
     "evaluate": [
         "evaluate_model",
         "predict_labels",

@@ -3,7 +3,6 @@
 Not named ``compile.py``: that would shadow the builtin ``compile``.
 """
 
-import sys
 import time
 
 import numpy as np

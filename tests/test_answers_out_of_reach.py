@@ -18,7 +18,7 @@ import mnist_lessons
 from mnist_lessons.grading import engine, isolation
 from mnist_lessons.grading.registry import BY_NAME, EXERCISES, LESSONS
 
-from test_autograder import SOLUTIONS, cell_with_id, read
+from test_autograder import cell_with_id, read
 
 CONFINED = isolation.bubblewrap()[0] is not None
 needs_bubblewrap = pytest.mark.skipif(not CONFINED, reason=f"no sandbox here: {isolation.bubblewrap()[1]}")
@@ -186,7 +186,8 @@ def test_the_course_networks_are_built():
         with tensorflow_only_if_loaded():
             config = json.loads(json.dumps(keras.saving.serialize_keras_object(model), default=str))
         assert engine._model_problem(config) is None
-        assert engine._parameters(config, config["config"]["layers"]) == model.count_params()
+        parameters, multiply_adds = engine._size(config, config["config"]["layers"])
+        assert parameters == model.count_params() and multiply_adds < 500_000
 
 
 def test_absurd_models_are_refused_before_they_are_built():
@@ -197,6 +198,10 @@ def test_absurd_models_are_refused_before_they_are_built():
     slow = _config(keras.Input(shape=(784,)), keras.layers.Reshape((28, 28, 1)), keras.layers.UpSampling2D(12),
                    keras.layers.Flatten(), keras.layers.Dense(10))
     assert "UpSampling2D" in engine._model_problem(slow)
+    wide = _config(keras.Input(shape=(784,)), keras.layers.Reshape((28, 28, 1)),
+                   keras.layers.Conv2D(64, 5, padding="same"), keras.layers.Conv2D(64, 5, padding="same"),
+                   keras.layers.Flatten(), keras.layers.Dense(10))  # 103k weights, 80 million multiply-adds
+    assert "multiply-adds" in engine._model_problem(wide)
     forged = json.loads(json.dumps(huge))
     forged["config"]["layers"][1]["config"]["units"] = 10**9  # a description no Keras would write
     assert "larger than the grader builds" in engine._model_problem(forged)

@@ -16,20 +16,26 @@ fails stops the replay at that call, before any later one. Inputs a check
 makes from what an earlier call returned are made here from the course's
 answer's result; the checks make none that depend on it.
 
-The cases are made once per grading process: the first lesson that needs
-them pays a few seconds (the course's train_model trains briefly), and every
-later student reads them from memory.
+The cases are made once per machine and version of the course, by the
+trusted warm-up of the compilation cache (``compilecache.py``), which keeps
+them beside its programs where no sandbox sees them (``save``); a grader
+reads them from there (``cases_for(..., folder)``), or, with no cache (on
+TensorFlow, or with no sandbox), makes them once per process: the first
+lesson that needs them pays a few seconds.
 """
 
 import hashlib
 import importlib
+import json
 import threading
+from pathlib import Path
 
 from mnist_lessons.grading.registry import BY_NAME
 from mnist_lessons.grading.sandbox import Encoder
 
 CHECKS_LOCK = threading.Lock()  # the checks swap sys.stdout and fd 2, and probing swaps two of their helpers
 _MADE = {}  # exercise -> (its cases, the blobs they name)
+FOLDER = "cases"  # in the compilation cache's folder: {exercise}.json and the blobs, written by its warm-up
 
 
 class Probe:
@@ -68,17 +74,40 @@ class CaseError(Exception):
     """The course's own answer failed its check: a fault of the course's, never of a student's."""
 
 
-def cases_for(names):
-    """({exercise: {"visible": [call, ...], "hidden": [call, ...]}}, {blob name: bytes}) for ``names``."""
+def cases_for(names, folder=None):
+    """({exercise: {"visible": [call, ...], "hidden": [call, ...]}}, {blob name: bytes}) for ``names``: read from
+    the warmed cache ``folder`` where it holds them, else made here once per process."""
     cases, blobs = {}, {}
     for name in names:
         if name not in _MADE:
             with CHECKS_LOCK:
                 if name not in _MADE:
-                    _MADE[name] = _probe(name)
+                    _MADE[name] = _read(folder, name) or _probe(name)
         cases[name], made = _MADE[name]
         blobs.update(made)
     return cases, blobs
+
+
+def save(folder, names):
+    """Write the cases of ``names`` into the cache ``folder`` (the trusted warm-up's), for graders to read."""
+    target = Path(folder) / FOLDER
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        made, blobs = cases_for([name])
+        for blob, data in blobs.items():
+            (target / blob).write_bytes(data)
+        (target / f"{name}.json").write_text(json.dumps({"cases": made[name], "blobs": sorted(blobs)}))
+
+
+def _read(folder, name):
+    """(cases, blobs) of ``name`` as ``save`` wrote them in ``folder``, or None."""
+    if folder is None:
+        return None
+    try:
+        saved = json.loads((Path(folder) / FOLDER / f"{name}.json").read_text())
+        return saved["cases"], {blob: (Path(folder) / FOLDER / blob).read_bytes() for blob in saved["blobs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def answer(name):

@@ -64,7 +64,8 @@ NEVER_WRITE_SECONDS = 1e9  # a compilation this slow is never stored: reads only
 # What READY_FILE says, with a digest of the course's code and lessons (ready_text): a cache warmed by other
 # checks, another compile_model or other lessons (an older version) is warmed again.
 READY_TEXT = (f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache, and saved "
-              f"{TRAINED_WEIGHTS_FILE}; then the answers on every exercise's cases, as a grading child calls them\n")
+              f"{TRAINED_WEIGHTS_FILE}; then the answers on every exercise's cases, as a grading child calls them, "
+              "and saved the cases\n")
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
 
 
@@ -82,6 +83,7 @@ def ready(backend):
                 fcntl.flock(lock, fcntl.LOCK_EX)  # other graders on this machine (autograde-class's nbgraders)
                 if not _is_warmed(folder):
                     _warm(folder)
+                programs(folder).mkdir(exist_ok=True)  # what the sandbox sees of the cache, even before a warm-up
         except OSError:
             return None
     return folder if _is_warmed(folder) else None
@@ -244,6 +246,10 @@ def main():
     with checks._quiet():
         checks._save_trained_weights(Path(sys.argv[1]) / TRAINED_WEIGHTS_FILE)
     _warm_cases()
+    from mnist_lessons.grading import cases
+    from mnist_lessons.grading.registry import BY_NAME
+
+    cases.save(sys.argv[1], BY_NAME)  # beside the programs, out of the sandbox's sight: graders read them
 
 
 def _warm_cases():

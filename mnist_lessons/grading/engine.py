@@ -702,7 +702,7 @@ def _cases(functions, cache):
         with exercise_cases.CHECKS_LOCK:
             checks._load_trained_weights(saved)
     try:
-        return exercise_cases.cases_for(functions)
+        return exercise_cases.cases_for(functions, cache)
     except exercise_cases.CaseError as err:
         raise GradingError(str(err)) from None
 
@@ -1083,9 +1083,10 @@ def _model_problem(config):
     """Why the grader will not build the model ``config`` describes, or None: checked before anything is allocated.
 
     Every layer must be one the course's networks are made of (``COURSE_LAYERS``), in a Sequential or
-    Functional model, and the whole hold at most ``MAX_PARAMETERS`` weights, counted from the description
-    (``_parameters``): a description that claims huge layers, or layers that cost time without weights
-    (``UpSampling2D``), is refused here, not built and trained in the grader's process.
+    Functional model, and the whole hold at most ``MAX_PARAMETERS`` weights and cost at most
+    ``MAX_MULTIPLY_ADDS`` an image, counted from the description (``_size``): a description that claims
+    huge layers, or layers that cost time without weights (``UpSampling2D``, wide convolutions), is refused
+    here, not built and trained in the grader's process.
     """
     if not isinstance(config, dict) or config.get("class_name") not in ("Sequential", "Functional"):
         return "something other than a Keras Sequential or Functional model"
@@ -1099,20 +1100,26 @@ def _model_problem(config):
                 f"the grader builds only {', '.join(COURSE_LAYERS[1:])}")
     if _largest_size(config) > MAX_LAYER_SIZE:
         return f"a Keras model with a layer larger than the grader builds ({MAX_LAYER_SIZE:,} units)"
-    parameters = _parameters(config, layers)
-    if parameters is None:
+    size = _size(config, layers)
+    if size is None:
         return "a Keras model whose layers' sizes the grader could not read from its description"
+    parameters, multiply_adds = size
     if parameters > MAX_PARAMETERS:
         return f"a Keras model of more than {MAX_PARAMETERS:,} weights, the most the grader builds"
+    if multiply_adds > MAX_MULTIPLY_ADDS:
+        return (f"a Keras model of more than {MAX_MULTIPLY_ADDS:,} multiply-adds an image, the most the grader "
+                "trains")
     return None
 
 
 COURSE_LAYERS = ("InputLayer", "Dense", "Reshape", "Conv2D", "MaxPooling2D", "Flatten", "Dropout")
 MAX_PARAMETERS = 4_000_000  # weights of a model the grader builds: the course's largest has 407,050
+MAX_MULTIPLY_ADDS = 4_000_000  # an image's forward pass: lesson 03's network 407k, LeNet-5 about 420k
 
 
-def _parameters(config, layers):
-    """The weights a chain of the course's layers holds, from its description: the input's shape, layer by layer.
+def _size(config, layers):
+    """(weights, multiply-adds an image) of a chain of the course's layers, from its description: the input's
+    shape, layer by layer. Counting stops past either bound.
 
     None when a size is missing or not a whole number. A Functional model's layers are taken in the order
     listed: with no layer that joins two inputs among the course's, its graph is that chain.
@@ -1124,7 +1131,7 @@ def _parameters(config, layers):
     build = config.get("build_config", {}) if isinstance(config.get("build_config"), dict) else {}
     if isinstance(build.get("input_shape"), list):
         shape = ints(build["input_shape"][1:])
-    total = 0
+    total = work = 0
     for layer in layers:
         kind, settings = layer.get("class_name"), layer.get("config")
         if not isinstance(settings, dict):
@@ -1145,6 +1152,7 @@ def _parameters(config, layers):
             if type(units) is not int or units < 1:
                 return None
             total += shape[-1] * units + (units if settings.get("use_bias", True) else 0)
+            work += math.prod(shape) * units
             shape = [*shape[:-1], units]
         elif kind == "Flatten":
             shape = [math.prod(shape)]
@@ -1171,11 +1179,12 @@ def _parameters(config, layers):
                 if type(filters) is not int or filters < 1:
                     return None
                 total += window[0] * window[1] * shape[2] * filters + (filters if settings.get("use_bias", True) else 0)
+                work += math.prod(sides) * window[0] * window[1] * shape[2] * filters
                 channels = filters
             shape = [*sides, channels]
-        if total > MAX_PARAMETERS:
-            return total
-    return total
+        if total > MAX_PARAMETERS or work > MAX_MULTIPLY_ADDS:
+            break
+    return total, work
 
 
 def _largest_size(config):
