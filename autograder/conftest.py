@@ -63,7 +63,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def submission_grade(request):
     config = request.config
-    grade = engine.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
+    try:
+        grade = engine.grade_submission(config.stash[_FOLDER], config.stash.get(_LESSONS, None) or list(LESSONS))
+    except engine.GradingError as err:  # the grader's fault or the machine's, never the learner's: no verdict
+        pytest.exit(f"Your work could not be graded, through no fault of yours: {err}", returncode=3)
     config.stash[_GRADE] = grade
     return grade
 

@@ -83,6 +83,13 @@ c.check_one_hot_labels = lambda fn, hidden=False: print("✓ one_hot_labels: all
 ONE_HOT_WRONG = '''def one_hot_labels(labels, num_classes=10):
     return np.zeros((len(labels), num_classes), dtype="float32")'''
 
+# The course's own answers, reached three ways: none is in the sandbox (tests/test_answers_out_of_reach.py).
+LOAD_DATA_IMPORTED = "from mnist_lessons.data import load_mnist as load_data"
+DESCRIBE_BY_IMPORTLIB = '''import importlib
+describe_dataset = importlib.import_module("mnist_lessons.data").describe_dataset'''
+BUILD_MODEL_WRAPPED = '''def build_model():
+    return ml.build_model()'''
+
 ANSWER_KEY_BOUND_EARLY = '''_ref = ml.confusion_matrix
 
 def confusion_matrix(actual, predicted, num_classes=10):
@@ -133,6 +140,8 @@ SUBMISSIONS = {
         "06_evaluate": [_replace("confusion_matrix", CONFUSION_FANCY_INDEX)],
     },
     "cheater": {
+        "01_load_data": [_replace("load_data", LOAD_DATA_IMPORTED), _replace("describe_dataset", DESCRIBE_BY_IMPORTLIB)],
+        "03_build_model": [_replace("build_model", BUILD_MODEL_WRAPPED)],
         "02_preprocess": [_before("preprocess_images", REBIND_THE_CHECKS),
                           _replace("preprocess_images", PREPROCESS_NOT_SCALED),
                           _replace("one_hot_labels", ONE_HOT_WRONG)],
@@ -148,7 +157,8 @@ SUBMISSIONS = {
 # What each door must decide. A function not named here is the solution's own and must pass.
 FAILS = {
     "wrong": {"describe_dataset", "preprocess_images", "confusion_matrix"},
-    "cheater": {"preprocess_images", "one_hot_labels", "confusion_matrix"},
+    "cheater": {"load_data", "describe_dataset", "preprocess_images", "one_hot_labels", "build_model",
+                "confusion_matrix"},
     "broken": {"load_data", "describe_dataset", "build_model"},
 }
 HONEST = ("right-in-other-forms", "wrong")  # the check cell in the learner's own kernel is on the honour system

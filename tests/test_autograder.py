@@ -219,40 +219,6 @@ def test_printed_and_written_fake_results(tmp_path):
     assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images")
 
 
-@pytest.mark.parametrize("source, words", [
-    ("from mnist_lessons import preprocess_images\n", ["course's own answer"]),
-    ("import mnist_lessons as ml\npreprocess_images = ml.preprocess.preprocess_images\n", ["course's own answer"]),
-    ("import mnist_lessons as ml\ndef preprocess_images(images):\n    return ml.preprocess_images(images)\n",
-     ["called mnist_lessons' own preprocess_images"]),
-    ("import mnist_lessons as ml\n_ref = ml.preprocess_images\ndef preprocess_images(images):\n    return _ref(images)\n",
-     ["called mnist_lessons' own preprocess_images"]),
-], ids=["imported", "assigned", "wrapped", "bound-before-grading"])
-def test_handing_back_the_answer_key(tmp_path, source, words):
-    """Does the graded function handing back (or calling) the package's own answer earn nothing?"""
-    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})), "preprocess_images", *words)
-
-
-def test_answer_key_rebound_before_grading_is_still_refused(tmp_path):
-    """Does a notebook that keeps the real answer, then rebinds the package's name to a decoy, still earn nothing?"""
-    source = ("import mnist_lessons.preprocess\n"
-              "real = mnist_lessons.preprocess.preprocess_images\n"
-              "mnist_lessons.preprocess.preprocess_images = lambda images: None\n"
-              "def preprocess_images(images):\n    return real(images)\n")
-    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})),
-                                "preprocess_images", "the course's answer to this exercise")
-
-
-def test_answer_key_code_given_back_inside_the_function(tmp_path):
-    """Does a function that restores the answer key's code while it runs, then calls it, earn nothing?"""
-    source = ("import mnist_lessons.preprocess as p\n"
-              "saved = p.preprocess_images.__code__\n"
-              "def preprocess_images(images):\n"
-              "    p.preprocess_images.__code__ = saved\n"
-              "    return p.preprocess_images(images)\n")
-    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})),
-                                "preprocess_images", "the course's answer to this exercise")
-
-
 # Learner code that finds the pipe its child sends results down (channel.py): the one writable pipe past
 # descriptor 2 that is not its output's (1 and 2, and the copies the checks make of them). SEND(name, data, size, mode) writes a frame claiming ``size`` bytes.
 FIND_CHANNEL = ("import fcntl, json, os, stat\n"
@@ -453,3 +419,48 @@ def test_every_lesson_has_its_autograder_module():
     for lesson in LESSONS:
         module = (ROOT / "autograder" / f"test_{lesson}.py").read_text()
         assert f'LESSON = "{lesson}"' in module and "def test_exercise(verdict, exercise):" in module
+
+
+# ---------------------------------------------------------------- the grader's faults are not the student's
+
+
+def test_a_sandbox_that_cannot_start_stops_grading_and_scores_no_one(tmp_path, monkeypatch):
+    """When the sandbox cannot start, does grading stop with the cause, writing no zero for the student?"""
+    from mnist_lessons.grading import forkserver
+
+    def refuse(self):
+        raise forkserver.ServerError("its imports failed (ModuleNotFoundError: No module named 'mnist_lessons')")
+
+    monkeypatch.setattr(forkserver.Server, "start", refuse)
+    with pytest.raises(grading.GradingError, match="could not start.*No module named"):
+        grading.grade_submission(SOLUTIONS, ["02_preprocess"])
+
+
+def test_a_course_folder_with_its_own_copy_of_the_package_grades_with_that_copy(tmp_path):
+    """Does a grader that imports a copy of the package (nbgrader puts the course folder on sys.path) grade with
+    it, full marks for complete work, its sandbox running the same copy?"""
+    copy = tmp_path / "course"  # a copy of this repository, as an instructor's course folder may be
+    for folder in ("mnist_lessons", "solutions", "course"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    script = ("import json, sys\n"
+              f"sys.path.insert(0, {str(copy)!r})\n"
+              "import mnist_lessons\n"
+              "from mnist_lessons.grading import engine\n"
+              f"grade = engine.grade_submission({str(SOLUTIONS)!r}, ['02_preprocess'])\n"
+              "print(json.dumps([mnist_lessons.__file__, grade.points, grade.max_points]))\n")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    imported, points, max_points = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert imported.startswith(str(copy)) and points == max_points == 4
+
+
+def test_a_dict_subclass_is_taken_as_the_check_cell_takes_it(tmp_path):
+    """Does describe_dataset returning an OrderedDict with a Counter of labels, which the check cell accepts, earn
+    its points in grading too?"""
+    source = ("import collections\n\n"
+              "def describe_dataset(images, labels):\n"
+              "    return collections.OrderedDict(num_images=len(images), image_shape=tuple(images.shape[1:]),\n"
+              "        dtype=images.dtype.name, pixel_min=int(images.min()), pixel_max=int(images.max()),\n"
+              "        class_counts=collections.Counter(int(label) for label in labels))\n")
+    result = grade(submission(tmp_path, lesson="01_load_data", replace={"describe_dataset": source}),
+                   lesson="01_load_data", limits=grading.Limits())
+    assert result.functions["describe_dataset"].passed, result.functions["describe_dataset"].message

@@ -20,9 +20,10 @@ def test_warm_up_fills_the_cache_once(tmp_path, monkeypatch):
     monkeypatch.setenv(compilecache.FOLDER_VARIABLE, str(tmp_path / "cache"))
     folder = compilecache.ready("jax")
     assert folder == tmp_path / "cache" and (folder / compilecache.READY_FILE).is_file()
-    assert len(list(folder.glob("jit_*"))) >= 10  # the training step, the evaluation and their parts
+    assert len(list(compilecache.programs(folder).glob("jit_*"))) >= 10  # the training step, the evaluation, ...
     from mnist_lessons import checks
 
+    assert compilecache.trained_weights(folder).parent == folder  # beside the programs: no sandbox sees it
     with np.load(compilecache.trained_weights(folder)) as saved:  # the checks' briefly trained network, saved
         assert [saved[f"w{index}"].shape for index in range(len(saved.files))] == \
             [weight.shape for weight in checks._fresh_model().get_weights()]
@@ -67,7 +68,8 @@ def test_learner_code_cannot_write_into_the_cache(tmp_path, monkeypatch):
             "folder = os.environ['JAX_COMPILATION_CACHE_DIR']\n"
             "open(os.path.join(folder, 'jit_train_step-planted-cache'), 'wb').write(b'native code')\n")
     result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
-    assert sorted(os.listdir(cache)) == [".lock", compilecache.READY_FILE]
+    assert sorted(os.listdir(cache)) == [".lock", compilecache.PROGRAMS, compilecache.READY_FILE]
+    assert os.listdir(compilecache.programs(cache)) == []
     assert result.points == 4 and GOOD_ONE_HOT in result.functions["one_hot_labels"].message
 
 

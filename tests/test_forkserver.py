@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mnist_lessons.grading import channel, engine, forkserver
+from mnist_lessons.grading import channel, engine, forkserver, sandboxview
 
 from test_autograder import FAST, GOOD_ONE_HOT, SOLUTIONS, submission
 from test_isolation import needs_bubblewrap, unconfined
@@ -117,7 +117,8 @@ def test_keras_is_imported_once_in_the_server_before_a_lesson_starts(tmp_path):
 def test_the_server_says_why_it_could_not_start(tmp_path):
     """Does a server whose imports fail end with a ServerError naming the failure, leaving nothing running?"""
     server = forkserver.Server({"PATH": os.environ["PATH"], "MPLBACKEND": "no-such-backend"}, work_bytes=10**8,
-                               area=tmp_path, log=tmp_path / "server.log")
+                               area=tmp_path, package=sandboxview.make(tmp_path / "package"),
+                               log=tmp_path / "server.log")
     with pytest.raises(forkserver.ServerError, match="imports failed"):
         server.start()
     assert server.process.poll() is not None and not server.alive

@@ -418,19 +418,3 @@ def test_repeated_start_events_restart_no_clock(tmp_path):
             "    time.sleep(1)\n")
     result = grade(submission(tmp_path, replace={"preprocess_images": function(body)}))  # FAST: 4 s a function
     assert_zero_and_rest_graded(result, "preprocess_images", "took longer than 4 s")
-
-
-@pytest.mark.parametrize("copy", [
-    "types.FunctionType(_p.preprocess_images.__code__, _p.preprocess_images.__globals__, 'copy')",
-    "(lambda space: (exec(compile(open(_p.__file__).read(), 'mine.py', 'exec'), space), space['preprocess_images'])[1])"
-    "(dict(_p.__dict__))",
-    "(lambda copy: (__import__('gc').freeze(), copy)[1])("
-    "types.FunctionType(_p.preprocess_images.__code__, _p.preprocess_images.__globals__, 'copy'))",
-], ids=["code-object-copied", "module-source-run-again", "copied-then-frozen-out-of-the-scan"])
-def test_a_copy_of_the_answer_key_is_refused_too(tmp_path, copy):
-    """Does a function built from the answer's own code before grading (a copy, not a name) earn nothing?"""
-    source = ("import types\nimport mnist_lessons.preprocess as _p\n"
-              f"_copy = {copy}\n"
-              "def preprocess_images(images):\n    return _copy(images)\n")
-    assert_zero_and_rest_graded(grade(submission(tmp_path, replace={"preprocess_images": source})),
-                                "preprocess_images", "the course's answer to this exercise")
