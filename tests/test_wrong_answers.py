@@ -19,6 +19,14 @@ def _cnn_for_images():
     return solution.replace(pixels, "keras.Input(shape=(28, 28, 1)),")
 
 
+def _cnn_without_flatten():
+    """Lesson 08's solution with Flatten left out: the Dense layers get the 5 x 5 x 16 maps as a grid."""
+    solution = HINTS["build_cnn"].solution
+    flatten = "\n        keras.layers.Flatten(),"
+    assert flatten in solution
+    return solution.replace(flatten, "")
+
+
 # Each exercise: a wrong answer a learner typically writes, and what its check's verdict must then point to.
 WRONG = {
     "load_data": ('''
@@ -88,14 +96,34 @@ def centre_digit(ink):
     "build_cnn": (_cnn_for_images(), "Reshape((28, 28, 1))"),
 }
 
+# Further typical wrong answers (issue 31): round k of a lesson answers each exercise with its k-th, where it has one.
+MORE_WRONG = {
+    # Keras reads a loss given by name only when the model first runs: the verdict, not Keras' traceback, says so.
+    "compile_model": [('''
+def compile_model(model):
+    model.compile(optimizer="rmsprop", loss="categorical_cross_entropy", metrics=["accuracy"])
+    return model
+''', "Keras knows no loss named 'categorical_cross_entropy'")],
+    "build_cnn": [(_cnn_without_flatten(), "keras.layers.Flatten()")],
+}
+ROUNDS = [(lesson, round_) for lesson in LESSONS
+          for round_ in range(1 + max(len(MORE_WRONG.get(name, [])) for name in LESSONS[lesson]))]
+
+
+def wrong_answer(name, round_):
+    """(source, hint) of the exercise's wrong answer in a round: WRONG's in round 0, MORE_WRONG's after, else WRONG's."""
+    more = MORE_WRONG.get(name, [])
+    return more[round_ - 1] if 1 <= round_ <= len(more) else WRONG[name]
+
 
 def test_every_exercise_has_a_wrong_answer():
-    """Is there a typical wrong answer for every exercise of the registry?"""
+    """Is there a typical wrong answer for every exercise of the registry, and are the further ones for exercises too?"""
     assert set(WRONG) == set(BY_NAME)
+    assert set(MORE_WRONG) <= set(BY_NAME)
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
-def test_wrong_answers_get_short_verdicts_with_hints(lesson, tmp_path, monkeypatch):
+@pytest.mark.parametrize("lesson, round_", ROUNDS, ids=[f"{lesson}-{round_}" for lesson, round_ in ROUNDS])
+def test_wrong_answers_get_short_verdicts_with_hints(lesson, round_, tmp_path, monkeypatch):
     """With every exercise of the lesson answered wrong, does each check cell fail alone, in at most 8 lines, with its hint?"""
     monkeypatch.setenv("MNIST_LESSONS_DATA", "sample")  # a tenth of MNIST, as the checks themselves use
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # the lessons' short training runs
@@ -103,7 +131,7 @@ def test_wrong_answers_get_short_verdicts_with_hints(lesson, tmp_path, monkeypat
     for cell in notebook.cells:
         name = nbgrader_meta(cell).get("grade_id")
         if nbgrader_meta(cell).get("solution"):
-            cell.source = WRONG[name][0].strip()
+            cell.source = wrong_answer(name, round_)[0].strip()
     (tmp_path / "wrong").mkdir()
     nbformat.write(notebook, tmp_path / "wrong" / f"{lesson}.ipynb")
 
@@ -119,5 +147,6 @@ def test_wrong_answers_get_short_verdicts_with_hints(lesson, tmp_path, monkeypat
         assert error.ename == "CheckFailed", (name, error.ename, error.evalue)
         assert shown[0] == "✗ The check did not pass" and f"Called {name}(" in text, text
         assert len(shown) <= MAX_LINES, f"{name}'s verdict takes {len(shown)} lines:\n{text}"
-        assert WRONG[name][1] in " ".join(shown), f"{name}'s verdict lacks its hint {WRONG[name][1]!r}:\n{text}"
+        hint = wrong_answer(name, round_)[1]
+        assert hint in " ".join(shown), f"{name}'s verdict lacks its hint {hint!r}:\n{text}"
         assert "checks.py" not in text and "Traceback" not in text
