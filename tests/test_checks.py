@@ -425,7 +425,7 @@ def test_cnn_keras_cannot_train_is_a_verdict():
     message = failure_message("build_cnn", lambda: keras.Sequential([keras.Input(shape=(784,)), FailsWhenTrained(),
                                                                      *lenet().layers]))
     assert message.startswith("Called build_cnn(), then compiled and trained")
-    assert "Keras raised ValueError: this layer cannot be trained (in FailsWhenTrained.call())." in message
+    assert "That raised ValueError: this layer cannot be trained (in FailsWhenTrained.call())." in message
     assert "second line" not in message and len(checks.verdict_lines(message)) <= 8
 
 
