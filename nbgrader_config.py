@@ -106,3 +106,14 @@ c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPr
 #
 #     c.Exchange.root = "/srv/nbgrader/exchange"
 c.Exchange.root = os.path.join(ROOT, "exchange")
+
+# Work in from an LMS (`nbgrader zip_collect mnist`; docs/instructors.md says what to set for Canvas and Moodle):
+# the zip of Canvas's "Download Submissions" or Moodle's "Download all submissions", put in downloaded/mnist/archive/.
+# LmsCollectorPlugin (mnist_lessons/grading/lms.py) reads both LMSs' file names, finds each student on the roster by
+# LMS id or email, and records each submission's time from what the LMS gives, warning where it gives none. For the
+# LMS's own times (Moodle's files carry none, Canvas's only a LATE mark), name its submissions list, and the zone of
+# times that name none:
+#
+#     c.LmsCollectorPlugin.submission_lists = ["downloaded/mnist/worksheet.csv"]  # Moodle's grading worksheet
+#     c.LmsCollectorPlugin.timezone = "Europe/London"
+c.ZipCollectApp.collector_plugin = "mnist_lessons.grading.lms.LmsCollectorPlugin"
