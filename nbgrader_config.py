@@ -49,14 +49,19 @@ c.ClearSolutions.code_stub = {
 # Hints on request: under each exercise of solutions/, a short "Stuck?" cell (tagged `hint`) tells the learner
 # to call checks.hint("name") for the idea, then the function to use, and checks.solution("name").
 # For a graded class, turn them off: set this to True and regenerate course/ (the command above); the
-# release then has no hint cells. (The package itself still holds the hints, as it holds its own answers.)
+# release then has no hint cells, and a file beside its notebooks (MarkHintsOff) makes checks.hint() and
+# checks.solution() say that hints are off; the autograded notebooks and the feedback have no hint cells
+# either. (Not a lock: the package itself still holds the hints, as it holds its own answers.)
 c.ClearHints.enabled = False
 
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from mnist_lessons.grading.clearhints import ClearHints  # noqa: E402
+from mnist_lessons.grading.markhintsoff import MarkHintsOff  # noqa: E402
 
 # ClearHints runs first, so that nbgrader's own steps (checksums, the gradebook) never see a hint cell.
-c.GenerateAssignment.preprocessors = [ClearHints, *GenerateAssignment.class_traits()["preprocessors"].default()]
+c.GenerateAssignment.preprocessors = [
+    ClearHints, MarkHintsOff, *GenerateAssignment.class_traits()["preprocessors"].default(),
+]
 
 # Seconds each cell may run when nbgrader executes a notebook itself (validate;
 # autograde runs the notebook in the course's grading engine, with its own
@@ -66,27 +71,47 @@ c.GenerateAssignment.preprocessors = [ClearHints, *GenerateAssignment.class_trai
 c.Execute.timeout = 120
 
 # The course's grading engine inside nbgrader's own pipelines (mnist_lessons/grading/preprocessors.py says
-# why): RepairCells takes the place of DeduplicateIds and OverwriteCells, so a notebook is repaired by the
-# same rule as in `pytest autograder/`; GradeInSandbox takes the place of Execute, so no learner code runs
-# in nbgrader's kernel, and each check cell's output is written from the engine's verdict. SaveNotes keeps
-# the grader's notes in the gradebook (as comments, shown in the feedback) and flags the notebook for
-# review. The other steps are nbgrader's own, in its own order. Feedback shows no hidden tests.
+# why): RepairCells takes the place of ClearOutput, DeduplicateIds and OverwriteCells, so a notebook is
+# repaired by the same rule as in `pytest autograder/`, keeping the outputs of the learner's own run;
+# GradeInSandbox takes the place of Execute, so no learner code runs in nbgrader's kernel, the
+# demonstrations are not run again (the pytest door's cost), and each check cell's output is written from
+# the engine's verdict. SaveNotes keeps the grader's notes in the gradebook (as comments, shown in the
+# feedback) and flags the notebook for review. The other steps are nbgrader's own, in its own order.
+# What an instructor or a student opens is inert: KeepInertOutput keeps only the text and PNG/JPEG images
+# of the learner's outputs, EscapeLearnerHtml keeps raw HTML in the learner's markdown as text,
+# MarkSubmittedOutput says atop the notebook that its outputs are the student's own run, and ClearHints
+# (when enabled, above) leaves the hint cells that the repair put back out. Feedback shows no hidden tests.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, GetGrades, IgnorePattern, LimitOutput,
-    OverwriteKernelspec, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput, OverwriteKernelspec,
+    SaveAutoGrades,
 )
+from mnist_lessons.grading.escapelearnerhtml import EscapeLearnerHtml  # noqa: E402
+from mnist_lessons.grading.keepinertoutput import KeepInertOutput  # noqa: E402
+from mnist_lessons.grading.marksubmittedoutput import MarkSubmittedOutput  # noqa: E402
 from mnist_lessons.grading.preprocessors import (  # noqa: E402
     GradeInSandbox, ReadAsData, RepairCells, SaveNotes, StripHiddenTests,
 )
 
 c.Autograde.exporter_class = ReadAsData  # a notebook nbgrader cannot read costs its lesson, not the student
-c.Autograde.sanitize_preprocessors = [RepairCells, ClearOutput, OverwriteKernelspec, CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [
+    RepairCells, KeepInertOutput, EscapeLearnerHtml, OverwriteKernelspec, CheckCellMetadata,
+]
+# ClearHints after GradeInSandbox: the engine grades the notebook as repaired, hint cells and all, so that it finds
+# the outcome it graded ahead from the submitted file.
 c.Autograde.autograde_preprocessors = [
-    GradeInSandbox, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, SaveNotes,
-    AssignLatePenalties, CheckCellMetadata,
+    GradeInSandbox, ClearHints, MarkSubmittedOutput, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, SaveNotes, AssignLatePenalties, CheckCellMetadata,
 ]
 c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# nbgrader's feedback pages and the formgrader render notebooks with nbconvert's HTMLExporter, configured from
+# here (the formgrader reads this file too). sanitize_html cleans what nbconvert's own template blocks render
+# (HTML and Markdown outputs; no JavaScript or widget views): a second guard behind KeepInertOutput. nbgrader's
+# templates render markdown cells and comments with a block of their own that sanitize_html does not reach:
+# safemarkdown.markdown2html renders them with raw HTML as text and no javascript: links.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"markdown2html": "mnist_lessons.grading.safemarkdown.markdown2html"}
 
 # Due dates and late work: give each assignment a due date in the formgrader
 # (or `nbgrader db assignment add mnist --duedate="2027-01-31 23:59:00 UTC"`),

@@ -9,6 +9,14 @@ Each hint shown is recorded in ``HINTS_SEEN_FILE``, in the kernel's working
 folder, which JupyterLab makes the notebook's own: ``mnist-lessons progress``
 reads it there. The record is written atomically and never stops a hint:
 where it cannot be written, the hint is shown all the same.
+
+A graded class's release carries ``HINTS_OFF_FILE`` beside its notebooks
+(written by ``nbgrader generate_assignment`` with ``c.ClearHints.enabled =
+True``: ``grading/markhintsoff.py``), and nbgrader's exchange hands it out
+with them; where it is in the working folder, ``hint`` and ``solution`` say
+that hints are off for this class, and show nothing. That is a course's
+choice made visible, not a lock: the package holds the hints, as it holds
+its own answers, for anyone who reads it.
 """
 
 import json
@@ -20,6 +28,9 @@ from mnist_lessons.grading.notebooks import read_bounded
 from mnist_lessons.grading.registry import BY_NAME
 
 HINTS_SEEN_FILE = ".mnist-lessons-hints.json"  # beside the learner's notebooks; a dot file, so the lab hides it
+HINTS_OFF_FILE = ".mnist-lessons-no-hints"  # beside a graded release's notebooks: hints and solutions are off
+HINTS_OFF = ("Hints and solutions are off for this class: your instructor's release has none. "
+             "The lesson's text and the check's message are there to help; ask your instructor if you are stuck.")
 TIERS = ("idea", "api", "solution")  # tier 1, 2, 3
 LAST_HINT = 2  # hint() steps through tiers 1 and 2; the solution only when asked for by name or number
 MAX_RECORD_BYTES = 64 * 1024  # far above the exercises' worth; a larger file is not ours
@@ -29,6 +40,9 @@ _shown = {}  # name -> the highest tier shown in this kernel
 
 def hint(name, tier=None):
     """Show the next hint for the exercise ``name`` (or tier 1, 2 or 3, where 3 is a solution)."""
+    if hints_off():
+        _show(HINTS_OFF)
+        return
     exercise = BY_NAME.get(name)
     if exercise is None:
         _show(f"There is no exercise named {name!r}. The exercises are: {', '.join(BY_NAME)}.")
@@ -46,6 +60,11 @@ def hint(name, tier=None):
 def solution(name):
     """Show a solution to the exercise ``name``: the last tier of its hints."""
     hint(name, 3)
+
+
+def hints_off(folder="."):
+    """Whether ``folder`` (the kernel's working folder: the notebook's) holds a graded release, with hints off."""
+    return os.path.lexists(Path(folder) / HINTS_OFF_FILE)
 
 
 def hint_text(name, tier):

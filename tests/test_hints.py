@@ -133,6 +133,23 @@ def test_grader_runs_record_nothing(learner_folder, monkeypatch, capsys):
     assert not (learner_folder / hints.HINTS_SEEN_FILE).exists()
 
 
+def test_hints_are_off_in_a_graded_release(learner_folder, capsys):
+    """Beside a graded release's notebooks (its hints-off file), do hint() and solution() say hints are off, show no
+    hint or solution, and record nothing?"""
+    (learner_folder / hints.HINTS_OFF_FILE).write_text("off")
+    tiers = BY_NAME["build_model"].hints
+    for ask in (lambda: checks.hint("build_model"), lambda: checks.hint("build_model", 2),
+                lambda: checks.solution("build_model")):
+        ask()
+        out = shown(capsys)
+        assert "off for this class" in out
+        assert tiers.idea not in out and tiers.api not in out and tiers.solution not in out
+    assert not (learner_folder / hints.HINTS_SEEN_FILE).exists()
+    (learner_folder / hints.HINTS_OFF_FILE).unlink()  # open use: the course as shipped, hints on request
+    checks.hint("build_model")
+    assert tiers.idea in shown(capsys)
+
+
 def two_cell_notebook():
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell("### Exercise"), nbformat.v4.new_markdown_cell("*Stuck?*")]
@@ -155,6 +172,7 @@ def test_clear_hints_removes_tagged_cells():
 def test_release_without_hints(tmp_path):
     """With c.ClearHints.enabled = True in nbgrader_config.py, does generate_assignment release no hint at all?"""
     generate_release(tmp_path, "\nc.ClearHints.enabled = True\n")
+    assert hints.hints_off(tmp_path / "course" / "mnist"), "the release says hints are off, for checks.hint()"
     for lesson in LESSONS:
         released = nbformat.read(tmp_path / "course" / "mnist" / f"{lesson}.ipynb", as_version=4)
         committed = nbformat.read(COURSE / f"{lesson}.ipynb", as_version=4)

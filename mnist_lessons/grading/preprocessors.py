@@ -4,7 +4,7 @@ nbgrader autogrades a notebook in two stages, each a list of preprocessors
 (``c.Autograde.sanitize_preprocessors`` and ``c.Autograde.autograde_preprocessors``).
 This course swaps two steps and the way a notebook is read, so that plain
 ``nbgrader autograde`` and ``mnist-lessons autograde-class`` grade exactly as
-``pytest autograder/`` does:
+``pytest autograder/`` does, running the same code at the same cost:
 
 - ``ReadAsData``, the exporter nbgrader reads a submitted notebook with
   (``c.Autograde.exporter_class``): the engine's reading rule
@@ -13,17 +13,20 @@ This course swaps two steps and the way a notebook is read, so that plain
   note, instead of stopping the student's whole grading.
 
 - ``RepairCells``, in the sanitizing stage, in place of nbgrader's
-  DeduplicateIds and OverwriteCells: the engine's one repair rule
-  (``notebooks.repair``), against the course's source notebook. What it
-  repaired is kept in the notebook's metadata as notes.
+  ClearOutput, DeduplicateIds and OverwriteCells: the engine's one repair
+  rule (``notebooks.repair``), against the course's source notebook. What it
+  repaired is kept in the notebook's metadata as notes. Each code cell keeps
+  the outputs the learner's own run left in it, where its code is still what
+  they ran: nobody runs the lessons' demonstrations again to make them.
+  (``KeepInertOutput`` then keeps only their text and images.)
 - ``GradeInSandbox``, in the autograding stage, in place of nbgrader's
   Execute: no learner code runs in nbgrader's process or in a kernel it
-  starts. The engine runs every code cell but the checks in its sandboxed
-  child (so the autograded notebook and the feedback keep the learner's own
-  plots and printed output), decides each function's verdict itself, and
-  writes each check cell's output from it: the passing lines, or an error
-  carrying the verdict's message. nbgrader's SaveAutoGrades then scores the
-  check cells as usual (an error is zero, else full points).
+  starts. The engine runs the set-up and the learner's cells in its
+  sandboxed child, as the pytest door does (no demonstrations, no checks),
+  decides each function's verdict itself, and writes each check cell's
+  output from it: the passing lines, or an error carrying the verdict's
+  message. nbgrader's SaveAutoGrades then scores the check cells as usual (an
+  error is zero, else full points).
 
 - ``SaveNotes``, after nbgrader's SaveAutoGrades: the notes (repairs,
   tampering, an unreadable or missing notebook) go into the gradebook, each
@@ -34,6 +37,7 @@ This course swaps two steps and the way a notebook is read, so that plain
 cells without the hidden tests nbgrader restores for grading.
 """
 
+import collections
 import contextlib
 import datetime
 import html
@@ -49,8 +53,27 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from mnist_lessons.checks import HIDDEN_PASSED, PASSED, verdict_lines
-from mnist_lessons.grading import engine, notebooks
+from mnist_lessons.grading import notebooks
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
+
+
+def __getattr__(name):
+    """``preprocessors.engine``, imported on first use (see ``_engine``)."""
+    if name == "engine":
+        return _engine()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _engine():
+    """The grading engine, imported only where a notebook is graded.
+
+    nbgrader_config.py imports this module, and every nbgrader command loads it, the formgrader too, inside the
+    Jupyter server's own process: none of them but autograde needs the engine, its sandbox's modules or Keras.
+    """
+    from mnist_lessons.grading import engine
+
+    return engine
+
 
 NOTES_KEY = "mnist_lessons"  # notebook metadata: {"notes": [...], "verdicts": {...}, "unreadable": note}
 NOTES_HEADING = "**Notes from the grader:**"  # starts the part of an exercise's comment that SaveNotes writes
@@ -61,7 +84,7 @@ def missing_note(notebook):
     return f"{notebook}.ipynb was missing: nothing of it could be graded."
 
 
-def _release(configurable, resources, directory="source_directory"):
+def course_notebook(configurable, resources, directory="source_directory"):
     """The course's source notebook for the one being graded (or its student copy, the release_directory)."""
     coursedir = CourseDirectory(config=configurable.config)
     folder = coursedir.format_path(getattr(coursedir, directory), ".", resources["nbgrader"]["assignment"])
@@ -82,7 +105,7 @@ class ReadAsData(NotebookExporter):
             if getattr(self.parent, "_sanitizing", True):  # the learner's own file: only the grader writes our notes
                 nb.metadata.pop(NOTES_KEY, None)
         except notebooks.NotebookError as err:
-            nb = _as_node(_release(self, resources, "release_directory"))
+            nb = _as_node(course_notebook(self, resources, "release_directory"))
             nb.metadata.setdefault(NOTES_KEY, {})["unreadable"] = notebooks.unreadable_note(name, err)
         return self.from_notebook_node(nb, resources, **kw)
 
@@ -102,8 +125,8 @@ def _limits(resources):
     """The engine's limits, with the student's deadline: their first lesson graded in this process starts the clock."""
     info = resources.get("nbgrader", {})
     key = (info.get("assignment"), info.get("student"))
-    deadline = _DEADLINES.setdefault(key, time.monotonic() + engine.SUBMISSION_SECONDS)
-    return engine.Limits(deadline=deadline)
+    deadline = _DEADLINES.setdefault(key, time.monotonic() + _engine().SUBMISSION_SECONDS)
+    return _engine().Limits(deadline=deadline)
 
 
 def _lesson(resources):
@@ -120,16 +143,65 @@ def _record(nb, key, values):
 
 
 class RepairCells(NbGraderPreprocessor):
-    """Repair a submitted notebook by the engine's one rule, keeping notes of what was repaired."""
+    """Repair a submitted notebook by the engine's one rule, keeping notes of what was repaired, and the outputs of
+    the learner's own run where a cell's code is what they ran."""
 
     def preprocess(self, nb, resources):
         _lesson(resources)
-        cells, notes = notebooks.repair(nb, _release(self, resources))
+        cells, notes = notebooks.repair(nb, course_notebook(self, resources))
+        keep_submitted_outputs(nb, cells)
         nb.cells = [nbformat.from_dict(cell) for cell in cells]
         _record(nb, "notes", notes)
         for note in notes:
             self.log.warning("%s: %s", resources["nbgrader"]["notebook"], note)
         return nb, resources
+
+
+def keep_submitted_outputs(submitted, cells):
+    """Give each repaired code cell in ``cells`` the outputs its submitted cell had, where its source is unchanged.
+
+    A locked cell is the first submitted copy of its grade id (the one the repair keeps); any other cell is the
+    submitted cell of the same id, when only one has it (else, for an exercise, the first copy of its grade id). A
+    cell whose code was restored or changed, or that was put back, keeps none: its outputs would not be what its
+    code made. Only outputs nbformat's schema accepts are kept,
+    since nbconvert validates the notebook after each step.
+    """
+    first, by_id, ids = {}, {}, collections.Counter()
+    for cell in submitted["cells"]:
+        if not isinstance(cell, dict):
+            continue
+        if notebooks.grade_id(cell) is not None:
+            first.setdefault(notebooks.grade_id(cell), cell)
+        if isinstance(cell.get("id"), str):
+            by_id[cell["id"]] = cell
+            ids[cell["id"]] += 1
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        key = notebooks.grade_id(cell)
+        ran = None
+        if key is None or notebooks.is_exercise(cell):
+            ran = by_id.get(cell["id"]) if ids[cell["id"]] == 1 else None
+        if ran is None and key is not None:
+            ran = first.get(key)
+        if (ran is None or ran.get("cell_type") != "code" or not isinstance(ran.get("outputs"), list)
+                or _text(ran.get("source")) != cell["source"]):
+            continue
+        cell["outputs"] = [output for output in ran["outputs"] if _well_formed(output)]
+        count = ran.get("execution_count")
+        cell["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 \
+            else None
+
+
+def _text(source):
+    """A cell's source as one string; None when it is not text."""
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def _well_formed(output):
+    return isinstance(output, dict) and nbformat.validator.isvalid(output, ref="output", version=4, version_minor=5)
 
 
 class GradeInSandbox(NbGraderPreprocessor):
@@ -146,21 +218,23 @@ class GradeInSandbox(NbGraderPreprocessor):
         lesson = _lesson(resources)
         unreadable = nb.metadata.get(NOTES_KEY, {}).get("unreadable")
         if unreadable:  # the file could not be read (ReadAsData): graded as every door grades it, zero
-            grade, cells = engine.zero_lesson(lesson, unreadable), [dict(cell) for cell in nb.cells]
+            grade = _engine().zero_lesson(lesson, unreadable)
         else:
             graded = self._graded_ahead(resources)
             ready = len(graded)
-            grade, cells = engine.grade_notebook(nb, lesson, release=_release(self, resources), demonstrations=True,
-                                                 repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []),
-                                                 limits=_limits(resources), graded=graded)
+            grade, _ = _engine().grade_notebook(nb, lesson, release=course_notebook(self, resources),
+                                                demonstrations=False,
+                                                repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []),
+                                                limits=_limits(resources), graded=graded)
             if len(graded) == ready:
                 self.log.info("%s was graded on its own: its code is not what was graded ahead", lesson)
+        # The cells stay as the sanitizing stage left them, with the learner's own outputs; only the checks' change.
         checks = {BY_NAME[name].check_id: name for name in LESSONS[lesson]}
-        for cell in cells:
+        for cell in nb.cells:
             name = checks.get(notebooks.grade_id(cell))
             if name is not None:
-                cell["outputs"], cell["execution_count"] = _verdict_outputs(grade.functions[name]), None
-        nb.cells = [nbformat.from_dict(cell) for cell in cells]
+                cell.outputs = [nbformat.from_dict(output) for output in _verdict_outputs(grade.functions[name])]
+                cell.execution_count = None
         _record(nb, "notes", grade.notes)
         nb.metadata[NOTES_KEY]["verdicts"] = {name: verdict.as_dict() for name, verdict in grade.functions.items()}
         for note in grade.notes:
@@ -175,7 +249,8 @@ class GradeInSandbox(NbGraderPreprocessor):
             _GRADED_AHEAD.clear()  # a class graded in one process keeps one student's outcomes at a time
             started = time.monotonic()
             try:
-                _GRADED_AHEAD[key] = engine.grade_ahead(_submitted_lessons(self, resources), limits=_limits(resources))
+                _GRADED_AHEAD[key] = _engine().grade_ahead(_submitted_lessons(self, resources),
+                                                           limits=_limits(resources), demonstrations=False)
             except Exception:  # noqa: BLE001 -- a fault of the grader's: each notebook is then graded on its own
                 self.log.exception("Grading %s's lessons side by side failed; each is graded on its own",
                                    info["student"])

@@ -15,6 +15,7 @@ is missing, the tests skip and say so. Screenshots go to ``ARTIFACTS``
 put them elsewhere).
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -83,6 +84,14 @@ def lab_server(tmp_path_factory):
             cell["source"] = "def preprocess_images(images):\n    return images / 255  # forgot to flatten\n"
     (root / "wrong" / "02_preprocess.ipynb").write_text(json.dumps(wrong))
 
+    with jupyterlab(root, tmp_path_factory) as (base, token):
+        yield base, token, root
+
+
+@contextlib.contextmanager
+def jupyterlab(root, tmp_path_factory, log_name="jupyterlab.log"):
+    """A JupyterLab serving ``root`` (an nbgrader course directory, its working folder too) on a free loopback port
+    with a random token: (base URL, token) while the block runs, stopped after it."""
     settings = tmp_path_factory.mktemp("lab-settings")
     workspaces = tmp_path_factory.mktemp("lab-workspaces")  # no tabs restored from an earlier session
     for name, values in LAB_SETTINGS.items():
@@ -93,8 +102,14 @@ def lab_server(tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+        probe.listen()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError as err:  # the server would start, and never be reached
+            pytest.fail(f"this test process cannot reach its own loopback ({err}): something it imported moved it "
+                        "into an empty network namespace (a grader's sandbox set-up, run outside the sandbox?)")
     token = secrets.token_hex(16)
-    log_path = ARTIFACTS / "jupyterlab.log"
+    log_path = ARTIFACTS / log_name
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # As `mnist-lessons lab` starts it: this environment's tools first on PATH (the Formgrader's alembic),
     # and the MNIST inside the package.
@@ -123,7 +138,7 @@ def lab_server(tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not answer within {SERVER_START_SECONDS} s; see {log_path}")
                 time.sleep(0.5)
-        yield base, token, root
+        yield base, token
     finally:
         server.terminate()
         try:
