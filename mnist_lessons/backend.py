@@ -4,7 +4,7 @@ Keras fixes its backend when it is first imported, from ``KERAS_BACKEND`` or
 else ``~/.keras/keras.json``, which Keras itself fills with "tensorflow" on
 its first run. On a CPU the course's model trains about 1.4 times faster on
 JAX (0.79 s per epoch against 1.1 s on 2 cores, both with
-steps_per_execution=32; see "Benchmarks" in the README), and JAX starts
+steps_per_execution=32; see docs/performance.md), and JAX starts
 without TensorFlow's several seconds of imports. So when JAX is installed and
 nobody chose a backend, ``import_keras`` picks it. A choice of one's own
 always wins: ``KERAS_BACKEND=tensorflow`` (the way to repeat a run made on
@@ -35,7 +35,7 @@ _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is call
 # The second line of cpu_feature_guard's INFO message ("This TensorFlow binary is optimized ..."):
 _CPU_FEATURES = re.compile(r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$")
 
-PREFERRED_BACKEND = "jax"  # fastest for the course's model on a CPU (README, "Benchmarks")
+PREFERRED_BACKEND = "jax"  # fastest for the course's model on a CPU (docs/performance.md)
 KERAS_DEFAULT_BACKEND = "tensorflow"  # what Keras uses, and writes to keras.json, when nobody chose
 
 

@@ -14,7 +14,7 @@ XLA's convolutions are slow. One training step of batch 128 took 150 ms for
 Chollet's network on JAX (70 s an epoch; 56 to 79 ms on TensorFlow without
 XLA) and 28 ms for this one, measured side by side on the AMD EPYC of
 2026-12-02. This one reached 0.99 in the course's 10 epochs (seeds 0 and 1; see "Going
-further: a convolutional network" in the README) in a few minutes, and a
+further: a convolutional network" in docs/students.md) in a few minutes, and a
 lesson can train it in under a minute.
 """
 

@@ -25,7 +25,7 @@ METRICS = ["accuracy"]
 # overhead was as large as the step itself on TensorFlow (2.1 s per epoch at 1,
 # 1.1 s at 32) and a sixth of it on JAX (0.92 s at 1, 0.79 s at 32). 8 already
 # gets most of it; 469 (a whole epoch) was no faster. Numerically nothing
-# changes: the same updates in the same order. See "Benchmarks" in the README.
+# changes: the same updates in the same order. See docs/performance.md.
 STEPS_PER_EXECUTION = 32
 
 

@@ -2,9 +2,12 @@
 
 - ``registry``         the graded exercises: names, lessons, points, answer keys
 - ``notebooks``        a submitted notebook read as data and repaired by one rule
+- ``cases``            the calls each check makes, written down as data for the sandbox
 - ``engine``           runs a notebook in the sandbox and decides each verdict
+- ``apart``            a learner's network trained in a process of its own, within limits
 - ``forkserver``       one sandboxed server per student, Keras imported once, a child forked per lesson
 - ``sandbox``          the child process the learner's code runs in
+- ``sandboxview``      the package as the sandbox sees it: what the child runs, none of the answers
 - ``channel``          the pipe a child sends its results down
 - ``isolation``        bubblewrap around that child
 - ``compilecache``     XLA programs compiled once per machine, read-only to the child
@@ -13,7 +16,8 @@
 - ``clearhints``       a release without the lessons' hint cells, on request
 - ``classgrading``     a class graded with nbgrader, several students at once
 - ``report``           the class report, an HTML page beside the gradebook
-- ``export``           the grades as a CSV an LMS imports (an nbgrader export plugin)
+- ``export``           the grades as the CSVs an LMS imports (an nbgrader export plugin)
+- ``lms``              an LMS's submission download taken in by nbgrader's zip_collect, with its times
 
 Nothing here is imported by ``import mnist_lessons``; the lessons' check
 cells use ``mnist_lessons.checks``, which takes only ``registry`` (and, for
