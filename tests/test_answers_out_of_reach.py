@@ -206,6 +206,8 @@ def test_absurd_models_are_refused_before_they_are_built():
     forged["config"]["layers"][1]["config"]["units"] = 10**9  # a description no Keras would write
     assert "larger than the grader builds" in engine._model_problem(forged)
     assert "Sequential or Functional" in engine._model_problem({"class_name": "Dense", "config": {}})
+    unbuilt = _config(keras.layers.Dense(512, activation="relu"), keras.layers.Dense(10))  # no Input: built later
+    assert engine._model_problem(unbuilt) is None and engine._size(unbuilt, unbuilt["config"]["layers"])[0] == 407_050
 
 
 def test_an_absurd_model_costs_the_grader_little_and_scores_zero(tmp_path):
@@ -240,3 +242,47 @@ def test_an_absurd_model_costs_the_grader_little_and_scores_zero(tmp_path):
     verdict = result["grade"]["functions"]["build_model"]
     assert not verdict["passed"] and "more than 4,000,000 weights" in verdict["message"], verdict["message"]
     assert result["grew"] < 500 * 1024**2, result["grew"]
+
+
+def test_a_returned_network_is_trained_apart_from_the_grader(monkeypatch):
+    """Does lesson 08's replay train the learner's network through grading/apart.py, never in the grader's process?"""
+    from mnist_lessons.grading import apart
+
+    trained = []
+    monkeypatch.setattr(apart, "briefly_trained_accuracy", lambda model: trained.append(model.count_params()) or 0.0)
+    result = engine.grade_lesson(Path(__file__).resolve().parents[1] / "solutions" / "mnist" / "08_convnet.ipynb",
+                                 "08_convnet")
+    assert trained == [61_706]
+    assert "classified 0.0%" in result.functions["build_cnn"].message
+
+
+def test_training_apart_is_bounded_and_says_why():
+    """Is the process that trains a network apart stopped past its time, saying so; and does it give the same
+    accuracy as training here?"""
+    from mnist_lessons import checks
+    from mnist_lessons.cnn import build_cnn
+    from mnist_lessons.grading import apart
+
+    checks._seed()
+    accuracy = apart.briefly_trained_accuracy(build_cnn())
+    assert accuracy == pytest.approx(checks._reference_cnn_accuracy(), abs=0.02)
+    saved = apart.SECONDS
+    apart.SECONDS = 0.5
+    try:
+        with pytest.raises(apart.Stopped, match="longer than the 0.5 s"):
+            apart.briefly_trained_accuracy(build_cnn())
+    finally:
+        apart.SECONDS = saved
+
+
+def test_a_failure_to_train_apart_is_the_graders(monkeypatch):
+    """When the process that trains apart fails through no fault of the learner's, does grading stop, writing no zero?"""
+    from mnist_lessons.grading import apart
+
+    def fail(model):
+        raise apart.Failed("the process that trains the network ended with status -9")
+
+    monkeypatch.setattr(apart, "briefly_trained_accuracy", fail)
+    with pytest.raises(engine.GradingError, match="could not train build_cnn's network apart"):
+        engine.grade_lesson(Path(__file__).resolve().parents[1] / "solutions" / "mnist" / "08_convnet.ipynb",
+                            "08_convnet")

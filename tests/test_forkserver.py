@@ -9,6 +9,8 @@ other's child: it must not read it, and stopping it must cost nothing.
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -262,3 +264,15 @@ def test_without_bubblewrap_the_server_still_keeps_the_lessons_apart(tmp_path):
     assert grade.points == grade.max_points
     assert all(any(note.startswith("Graded without isolation") for note in lesson.notes)
                for lesson in grade.lessons.values())
+
+
+def test_importing_the_grader_leaves_its_own_process_unlimited():
+    """Does the grader, importing the sandbox's modules, keep its own network and file sizes (the limits are the
+    fork server's, set there before its first child)?"""
+    script = ("import os, resource, json\n"
+              "before = os.readlink('/proc/self/ns/net')\n"
+              "from mnist_lessons.grading import engine, sandbox\n"
+              "print(json.dumps([before == os.readlink('/proc/self/ns/net'),\n"
+              "                  resource.getrlimit(resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY]))\n")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [True, True], completed.stderr

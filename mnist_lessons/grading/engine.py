@@ -78,8 +78,10 @@ import numpy as np
 from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
+from mnist_lessons.grading import apart
 from mnist_lessons.grading import cases as exercise_cases
 from mnist_lessons.grading import channel, compilecache, forkserver, notebooks, sandbox, sandboxview
+from mnist_lessons.grading.processes import resident_bytes
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
@@ -783,7 +785,7 @@ def _watch(child, progress_path, output, limits, work):
             reason = f"ran past the end of the {limits.submission_seconds:g} s the whole submission may take"
         elif call_started is not None and now - call_started > _limit_of(current, limits):
             reason = f"took longer than {_limit_of(current, limits):g} s (a loop that never ends?)"
-        elif _resident_bytes(members) + hidden > limits.memory_bytes:
+        elif resident_bytes(members) + hidden > limits.memory_bytes:
             reason = f"used more than {limits.memory_bytes / 1024**3:g} GiB of memory (or of files it hid)"
         elif len(members) > MAX_PROCESSES:
             reason = f"started more than {MAX_PROCESSES} processes"
@@ -803,18 +805,6 @@ def _watch(child, progress_path, output, limits, work):
 
 def _limit_of(event, limits):
     return limits.function_seconds if event.get("kind") == "call" else limits.cell_seconds
-
-
-def _resident_bytes(pids):
-    """Resident memory of these processes, together."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as statm:
-                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            pass  # not Linux, or the process just ended
-    return total
 
 
 def _folder_bytes(folder):
@@ -1115,6 +1105,7 @@ def _model_problem(config):
 COURSE_LAYERS = ("InputLayer", "Dense", "Reshape", "Conv2D", "MaxPooling2D", "Flatten", "Dropout")
 MAX_PARAMETERS = 4_000_000  # weights of a model the grader builds: the course's largest has 407,050
 MAX_MULTIPLY_ADDS = 4_000_000  # an image's forward pass: lesson 03's network 407k, LeNet-5 about 420k
+UNBUILT_INPUT = 784  # a model built without an input shape: the checks build it for the course's pixels
 
 
 def _size(config, layers):
@@ -1144,9 +1135,7 @@ def _size(config, layers):
             continue
         if not shape:
             given = settings.get("batch_shape") or settings.get("batch_input_shape")
-            shape = ints(given[1:]) if isinstance(given, list) else None
-            if not shape:
-                return None
+            shape = ints(given[1:]) if isinstance(given, list) else [UNBUILT_INPUT]
         if kind == "Dense":
             units = settings.get("units")
             if type(units) is not int or units < 1:
@@ -1239,6 +1228,26 @@ def _replay_check_alone(name, record):
     from mnist_lessons import checks
 
     replay = _Replay(name, record)
+    failures = []  # a network trained apart whose process failed through no fault of the learner's
+
+    def trained_apart(model):
+        try:
+            return apart.briefly_trained_accuracy(model)
+        except apart.Failed as err:
+            failures.append(str(err))
+            raise
+
+    saved, checks._briefly_trained_accuracy = checks._briefly_trained_accuracy, trained_apart
+    try:
+        message = _verdict(name, replay, checks)
+    finally:
+        checks._briefly_trained_accuracy = saved
+    if failures:
+        raise GradingError(f"the grader could not train {name}'s network apart ({failures[0]})")
+    return message
+
+
+def _verdict(name, replay, checks):
     for hidden in (False, True):
         replay.hidden = hidden
         try:

@@ -373,6 +373,7 @@ def _preload(keras):
     matplotlib and, with ``keras``, Keras. Nothing here starts a thread (``serve`` checks)."""
     from mnist_lessons.grading import sandbox
 
+    sandbox.limit_process()  # before any child: each inherits the server's limits and its empty network
     import matplotlib.pyplot  # noqa: F401 -- the lessons' plots
     import matplotlib_inline.backend_inline  # noqa: F401 -- %matplotlib inline, as in a kernel
     if keras:

@@ -43,3 +43,15 @@ def trees(roots, sessions=()):
             stack.extend(children.get(pid, []))
     found.discard(os.getpid())
     return found
+
+
+def resident_bytes(pids):
+    """Resident memory of these processes, together."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as statm:
+                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            pass  # not Linux, or the process just ended
+    return total

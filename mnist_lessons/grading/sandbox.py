@@ -46,8 +46,12 @@ from pathlib import Path
 MAX_FILE_BYTES = 64 * 1024**2  # the largest file this process may write (a model's weights are 1.6 MB)
 
 
-def _limit_self():
-    """Before anything else runs: no core files, no huge files, and no network where we may cut it."""
+def limit_process():
+    """In the fork server, before any child: no core files, no huge files, and no network where we may cut it.
+
+    Called there, never at import: the grader imports this module too (for ``Encoder``), and must keep its own
+    network and file sizes. Every child inherits these from the server.
+    """
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     with contextlib.suppress(ValueError, OSError):  # every task of this user, the grader's other children too
@@ -61,9 +65,8 @@ def _limit_self():
 
 
 STARTED = time.perf_counter()
-_limit_self()
 
-import numpy as np  # noqa: E402 -- after the limits, which must come first
+import numpy as np  # noqa: E402 -- after the limits' definition, which reads better first
 from IPython.core.displayhook import DisplayHook  # noqa: E402
 from IPython.core.displaypub import DisplayPublisher  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402

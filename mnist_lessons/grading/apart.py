@@ -1,0 +1,117 @@
+"""A learner's network trained in a process of its own, within limits: never in the grader's main process (lesson 08).
+
+Lesson 08's check trains the network a learner's ``build_cnn`` returned, one
+short epoch, and holds its accuracy to the course's. The network is the
+learner's choice: bounded before it is built (``engine._model_problem``), it
+can still cost more than the grader should carry. So the replay hands it
+here: the grader writes the network down as data (``sandbox.Encoder``: its
+config and weights), and a fresh Python process, which runs no learner code,
+rebuilds it, trains it as the check does (``checks._briefly_trained_accuracy``)
+and prints its accuracy. The grader watches its memory and time, as it
+watches a sandboxed child, and kills it past either::
+
+    python -I -m mnist_lessons.grading.apart < the request (sandbox.request_bytes)
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from mnist_lessons.grading.processes import resident_bytes
+
+MEMORY_BYTES = 3 * 1024**3  # resident memory of the process: LeNet-5's epoch takes about 1 GiB with Keras
+SECONDS = 120.0  # Keras' import, compiling and one epoch on 6,000 images: about 10 s on 2 cores
+POLL_SECONDS = 0.05
+
+
+class Stopped(Exception):
+    """The network cost more than the grader allows: the learner's doing, said in their verdict."""
+
+
+class Failed(Exception):
+    """The process failed for another reason: the grader's fault or the machine's, never the learner's."""
+
+
+def briefly_trained_accuracy(model):
+    """The accuracy ``checks._briefly_trained_accuracy`` gives ``model``, computed in a process of its own."""
+    from mnist_lessons.environment import child_env
+    from mnist_lessons.grading import sandbox
+    from mnist_lessons.grading.compilecache import NEVER_WRITE_SECONDS, cache_folder, programs
+
+    blobs = {}
+
+    def keep(name, data):
+        blobs[name] = bytes(data)
+
+    request = sandbox.request_bytes({"model": sandbox.Encoder("network", keep).model(model)}, blobs)
+    env = child_env()
+    env.update(KERAS_BACKEND=os.environ.get("KERAS_BACKEND") or _backend(), TF_CPP_MIN_LOG_LEVEL="2",
+               MPLBACKEND="Agg", JAX_COMPILATION_CACHE_DIR=str(programs(cache_folder())),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=str(NEVER_WRITE_SECONDS))  # reads the cache, adds nothing
+    process = subprocess.Popen([sys.executable, "-I", "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    why = []
+    watcher = threading.Thread(target=_watch, args=(process, why), daemon=True)
+    watcher.start()
+    try:
+        output, _ = process.communicate(request)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        watcher.join()
+    if why:
+        raise Stopped(why[0])
+    try:
+        result = json.loads(output.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Failed(f"the process that trains the network ended with status {process.returncode}") from None
+    if "error" in result:  # Keras refused the network: raised here as it was there, for the check's verdict
+        raise type(str(result["error"]["type"]), (RuntimeError,), {})(str(result["error"]["message"]))
+    return float(result["accuracy"])
+
+
+def _watch(process, why):
+    """Kill ``process`` when it outruns SECONDS or MEMORY_BYTES, saying which in ``why``."""
+    started = time.monotonic()
+    while process.poll() is None:
+        if time.monotonic() - started > SECONDS:
+            why.append(f"training it took longer than the {SECONDS:g} s the grader allows")
+        elif resident_bytes([process.pid]) > MEMORY_BYTES:
+            why.append(f"training it took more than the {MEMORY_BYTES / 1024**3:g} GiB of memory the grader allows")
+        if why:
+            process.kill()
+            return
+        time.sleep(POLL_SECONDS)
+
+
+def _backend():
+    from mnist_lessons.backend import chosen_backend
+
+    return chosen_backend()
+
+
+def main():
+    """Read the network from standard input, train it as the check does, print {"accuracy": ...} or {"error": ...}."""
+    import tempfile
+    from pathlib import Path
+
+    from mnist_lessons import checks
+    from mnist_lessons.grading import sandbox
+
+    request, blobs = sandbox.read_request(sys.stdin.buffer.read())
+    with tempfile.TemporaryDirectory() as folder:
+        model = sandbox.Decoder(blobs, Path(folder)).decode(request["model"])
+    try:
+        accuracy = checks._briefly_trained_accuracy(model)
+    except Exception as err:  # noqa: BLE001 -- Keras refusing the learner's network: the verdict says why
+        print(json.dumps({"error": {"type": type(err).__name__, "message": str(err)[:2000]}}))
+        return
+    print(json.dumps({"accuracy": accuracy}))
+
+
+if __name__ == "__main__":
+    main()
