@@ -10,9 +10,8 @@ and gets the learner's own, or, with one line saying why, the course's. The
 learner's function is used only while the name in the notebook still refers
 to the very object that passed: one redefined since is not used silently.
 
-Nothing here touches a grade. The grader never runs check cells where the
-lessons' demonstrations run, so there nothing is remembered and every
-demonstration uses the course's functions.
+Nothing here touches a grade: the grader runs neither the check cells nor
+the demonstrations, and its sandbox holds no ``checks`` to remember with.
 """
 
 import functools

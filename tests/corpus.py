@@ -103,6 +103,15 @@ def build_model():
     os._exit(0)'''
 
 
+# ---------------------------------------------------------------- what the learner's own run left in a cell
+
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")  # 1 x 1
+PLOTTED = [{"output_type": "display_data", "metadata": {},
+            "data": {"image/png": PNG, "text/plain": "<Figure size 640x480 with 1 Axes>"}}]
+TIMED = [{"output_type": "stream", "name": "stdout",
+          "text": "CPU times: user 1.2 ms, sys: 0 ns, total: 1.2 ms\nWall time: 1.05 ms\n"}]
+
+
 def _replace(grade_id, source):
     return ("replace", grade_id, source)
 
@@ -124,18 +133,24 @@ def _edit_locked(grade_id, source):
     return ("edit", grade_id, source)
 
 
+def _ran(grade_id, outputs):
+    """The outputs a cell shows after the learner ran it: nbgrader's door keeps them (nothing is run again)."""
+    return ("ran", grade_id, outputs)
+
+
 # submission -> lesson -> the changes made to the solutions notebook ("invalid" writes a broken file)
 SUBMISSIONS = {
     "right-in-other-forms": {
-        "01_load_data": [_replace("load_data", LOAD_DATA_UNDER_TIME),
-                         _replace("describe_dataset", DESCRIBE_WITH_NUMPY_VALUES)],
+        "01_load_data": [_replace("load_data", LOAD_DATA_UNDER_TIME), _ran("load_data", TIMED),
+                         _replace("describe_dataset", DESCRIBE_WITH_NUMPY_VALUES), _ran("code-3", PLOTTED)],
         "02_preprocess": [_replace("preprocess_images", PREPROCESS_UNDER_CAPTURE),
                           _split("one_hot_labels", ONE_HOT_FIRST_HALF, ONE_HOT_SECOND_HALF)],
         "03_build_model": [_replace("build_model", BUILD_MODEL_BOOK_STYLE)],
         "06_evaluate": [_replace("compare_labels", COMPARE_WITH_NUMPY_PAIRS)],
     },
     "wrong": {
-        "01_load_data": [_replace("describe_dataset", DESCRIBE_FIRST_HUNDRED)],
+        "01_load_data": [_replace("describe_dataset", DESCRIBE_FIRST_HUNDRED), _ran("code-3", PLOTTED),
+                         _ran("code-4", PLOTTED), _ran("code-5", PLOTTED)],
         "02_preprocess": [_replace("preprocess_images", PREPROCESS_NOT_SCALED)],
         "06_evaluate": [_replace("confusion_matrix", CONFUSION_FANCY_INDEX)],
     },
@@ -194,6 +209,8 @@ def _apply(notebook, action, grade_id, source):
     index = next(i for i, cell in enumerate(cells) if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
     if action == "replace" or action == "edit":
         cells[index]["source"] = source
+    elif action == "ran":
+        cells[index]["outputs"], cells[index]["execution_count"] = copy.deepcopy(source), 1
     elif action == "delete":
         del cells[index]
     elif action == "split":

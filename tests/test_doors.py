@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from mnist_lessons.grading import classgrading, engine
+from mnist_lessons.grading.marksubmittedoutput import NOTE
 from mnist_lessons.grading.registry import BY_NAME, LESSONS
 
 import corpus
@@ -101,13 +102,15 @@ def test_messages_are_the_same_in_pytest_and_nbgrader(nbgrader_door, pytest_door
 
 
 def test_autograded_notebook_keeps_the_learners_output(nbgrader_door):
-    """Does the autograded notebook show what the learner's own cells printed and drew (the %%time line, the plots)?"""
+    """Does the autograded notebook show what the learner's own run of their cells printed and drew (the %%time
+    line, the plots), said to be theirs, not the grader's?"""
     course, _ = nbgrader_door
     folder = course / "autograded" / "right-in-other-forms" / classgrading.ASSIGNMENT
     cells = nbformat.read(folder / "01_load_data.ipynb", as_version=4).cells
     load_data = next(cell for cell in cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "load_data")
     assert "Wall time" in "".join(output.get("text", "") for output in load_data.outputs)
     assert any("image/png" in output.get("data", {}) for cell in cells for output in cell.get("outputs", []))
+    assert cells[0].source == NOTE, cells[0].source
 
 
 def test_nbgrader_export_and_no_manual_grading(nbgrader_door):

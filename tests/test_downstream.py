@@ -1,11 +1,10 @@
 """The learner's own functions downstream: a lesson's later cells use the learner's function once it passes its check."""
 
 import gc
-import json
 
 import nbformat
 import pytest
-from test_notebooks import COURSE, SOLUTIONS, execute, nbgrader_meta, outputs_of, stdout_text
+from test_notebooks import COURSE, execute, nbgrader_meta, outputs_of, stdout_text
 
 from mnist_lessons import checks, downstream, evaluate
 
@@ -150,20 +149,3 @@ def test_a_lesson_uses_the_learners_function_once_it_passed(tmp_path, monkeypatc
     assert shown["code-3"].splitlines()[0] == "Using the course's one_hot_labels: yours has not passed its check yet."
     assert sum("Using the course's" in line for line in shown["code-3"].splitlines()) == 1
     assert shown[None] == "[3, 6000]\n", "the check's 3 images, then the demonstration's 6,000 training images"
-
-
-def test_grading_runs_the_demonstrations_on_the_courses_functions(monkeypatch):
-    """In nbgrader's door, where no check cell runs: does each demonstration fall back, in one line, and the grade stand?"""
-    from mnist_lessons.grading import engine
-
-    monkeypatch.setenv("MNIST_LESSONS_DATA", "sample")
-    submission = json.loads((SOLUTIONS / "02_preprocess.ipynb").read_text())
-    grade, cells = engine.grade_notebook(submission, "02_preprocess", release=engine.read_release("02_preprocess"),
-                                         demonstrations=True)
-    assert grade.points == grade.max_points, grade
-    printed = {nbgrader_meta(nbformat.from_dict(cell)).get("grade_id"): "".join(
-        output.get("text", "") for output in cell.get("outputs", []) if output.get("output_type") == "stream")
-        for cell in cells if cell.get("cell_type") == "code"}
-    for key, name in [("code-2", "preprocess_images"), ("code-3", "one_hot_labels")]:
-        notes = [line for line in printed[key].splitlines() if line.startswith("Using the course's")]
-        assert notes == [f"Using the course's {name}: yours has not passed its check yet."], printed[key]

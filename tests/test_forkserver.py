@@ -109,11 +109,13 @@ def test_keras_is_imported_once_in_the_server_before_a_lesson_starts(tmp_path):
     """Does a lesson's child find Keras already imported (the server's, on JAX) when its first cell runs?"""
     if engine._backend() != "jax":
         pytest.skip("the server imports Keras only on JAX, whose import starts no thread")
-    cells = [{"id": "probe", "index": 0, "source": "import sys\nprint('keras' in sys.modules)"}]
-    with engine.Sandboxes(keep_outputs=True, shared=False) as sandboxes:
-        run = engine._run_child(cells, "02_preprocess", FAST, True, sandboxes)
-    outputs, _ = run.outputs[0]
-    assert outputs and outputs[0]["text"] == "True\n", outputs
+    cells = [{"id": "preprocess_images", "index": 0,
+              "source": "import sys\nKERAS = 'keras' in sys.modules\n\ndef preprocess_images(images):\n"
+                        "    raise RuntimeError(f'keras imported before the first cell: {KERAS}')\n"}]
+    with engine.Sandboxes(shared=False) as sandboxes:
+        run = engine._run_child(cells, "02_preprocess", FAST, sandboxes)
+    assert run.recorded["preprocess_images"]["calls"]["visible"][0]["raised"]["message"] == \
+        "keras imported before the first cell: True"
 
 
 def test_the_server_says_why_it_could_not_start(tmp_path):

@@ -129,12 +129,21 @@ def test_a_hung_nbgrader_is_stopped_with_its_tree(tmp_path, monkeypatch):
 
 
 def test_each_student_has_one_deadline_for_all_lessons():
-    """Does nbgrader's door give all of one student's lessons the same deadline, and each student their own?"""
+    """Does nbgrader's door give all of one student's lessons the same deadline in one grading run, each student
+    their own, and a later run (a regrade in the formgrader's long-lived process) a new one?"""
+    from traitlets.config import Configurable
+
     from mnist_lessons.grading import preprocessors
 
-    first = preprocessors._limits({"nbgrader": {"assignment": "mnist", "student": "ada", "notebook": "01_load_data"}})
-    time.sleep(0.01)
-    again = preprocessors._limits({"nbgrader": {"assignment": "mnist", "student": "ada", "notebook": "02_preprocess"}})
-    other = preprocessors._limits({"nbgrader": {"assignment": "mnist", "student": "bob", "notebook": "01_load_data"}})
-    assert first.deadline == again.deadline < other.deadline
-    assert first.deadline - time.monotonic() == pytest.approx(preprocessors.engine.SUBMISSION_SECONDS, abs=60)
+    def limits(run, student, notebook):
+        grader = preprocessors.GradeInSandbox(parent=run)  # nbgrader makes one per notebook, its exporter the parent
+        return preprocessors._limits(grader, {"nbgrader": {"assignment": "mnist", "student": student,
+                                                           "notebook": notebook}})
+
+    run, later_run = Configurable(), Configurable()
+    first = limits(run, "ada", "01_load_data")
+    assert limits(run, "ada", "02_preprocess").deadline == first.deadline
+    assert first.deadline - time.monotonic() == pytest.approx(preprocessors._engine().SUBMISSION_SECONDS, abs=60)
+    preprocessors.grading_run(preprocessors.GradeInSandbox(parent=run))["deadlines"][("mnist", "bob")] = 0.0
+    assert limits(run, "bob", "01_load_data").deadline == 0.0  # bob's clock in this run, run out
+    assert limits(later_run, "bob", "01_load_data").deadline > time.monotonic()  # a new run, a new clock

@@ -19,8 +19,9 @@ How a lesson is graded, and why:
    the release by one rule (``notebooks.repair``), the same in every door.
 2. Its code cells run in a child process (``sandbox.py``), in IPython's own
    shell, in order: set-up cells, the learner's exercises and cells of their
-   own, and in the nbgrader door the demonstrations too, whose outputs then
-   fill the autograded notebook. Check cells never run there.
+   own. Demonstrations and check cells never run there, in any door: the
+   autograded notebook keeps the outputs of the learner's own run
+   (``preprocessors.py``), so every door runs the same and costs the same.
 3. The child is forked from the submission's fork server
    (``forkserver.py``), started with ``python -I`` in an empty folder, with a
    scrubbed environment, inside bubblewrap (``isolation.py``): as nobody, on
@@ -91,8 +92,7 @@ LESSON_SECONDS = 600.0  # every run of the child for one lesson, the reruns afte
 SUBMISSION_SECONDS = 1800.0  # a student's lessons together; a complete one takes about 20 s on 2 cores
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
-MAX_OUTPUTS_BYTES = 64 * 1024**2  # the cells' outputs the grader reads back (nbgrader door)
-MAX_RESULTS_BYTES = 384 * 1024**2  # all one child may send the grader (channel.py): records, outputs, progress
+MAX_RESULTS_BYTES = 384 * 1024**2  # all one child may send the grader (channel.py): records, progress
 MAX_RESULT_FILES = 10_000  # files it may send; the checks' records are a few dozen
 READER_SECONDS = 10.0  # how long the grader waits, once a child is killed, for its pipes to close
 MAX_PROGRESS_BYTES = 4 * 1024**2  # the child's progress events: a few lines a cell
@@ -113,10 +113,6 @@ STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an 
 # starts after these.
 LONGEST_FIRST = ("06_evaluate", "08_convnet", "05_train", "04_compile", "03_build_model", "01_load_data",
                  "02_preprocess", "07_draw_your_digit")
-# With the demonstrations (nbgrader's door), seconds per lesson graded one at a time, 2026-12-03 07:20 on the
-# 2-core AVX-512 Xeon: 7.3 (08), 6.5 (06), 5.9 (05), 5.0 (07), 3.2 (01), 3.1 (04), 3.1 (03) and 1.8 (02).
-LONGEST_FIRST_WITH_DEMONSTRATIONS = ("08_convnet", "06_evaluate", "05_train", "07_draw_your_digit", "01_load_data",
-                                     "04_compile", "03_build_model", "02_preprocess")
 
 
 class GradingError(Exception):
@@ -206,8 +202,7 @@ def grade_submission(folder, lessons=None, *, release_dir=None, limits=Limits(),
             readable[lesson] = submission
     grades.update(side_by_side(
         readable, jobs, lambda lesson, submission, sandboxes: grade_notebook(
-            submission, lesson, release=read_release(lesson, release_dir), limits=limits, sandboxes=sandboxes)[0],
-        demonstrations=False))
+            submission, lesson, release=read_release(lesson, release_dir), limits=limits, sandboxes=sandboxes)[0]))
     return SubmissionGrade(str(folder), {lesson: grades[lesson] for lesson in lessons})
 
 
@@ -244,7 +239,7 @@ def zero_lesson(lesson, message):
     return grade
 
 
-def side_by_side(items, jobs, grade, *, demonstrations):
+def side_by_side(items, jobs, grade):
     """{lesson: grade(lesson, item, sandboxes)} for each of ``items`` ({lesson: ...}), in one set of Sandboxes.
 
     Every lesson has a thread, but at most ``jobs`` (default: a core each) have a child running, taking
@@ -254,7 +249,7 @@ def side_by_side(items, jobs, grade, *, demonstrations):
     if not items:
         return {}
     jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
-    order = LONGEST_FIRST_WITH_DEMONSTRATIONS if demonstrations else LONGEST_FIRST
+    order = LONGEST_FIRST
     started = sorted(items, key=lambda lesson: order.index(lesson) if lesson in order else len(order))
     turns = Turns(started, jobs)
 
@@ -264,7 +259,7 @@ def side_by_side(items, jobs, grade, *, demonstrations):
         finally:
             turns.leave(lesson)  # a lesson that never ran a child (past the deadline, or an error) holds no one up
 
-    with Sandboxes(keep_outputs=demonstrations, shared=len(items) > 1, turns=turns) as sandboxes:
+    with Sandboxes(shared=len(items) > 1, turns=turns) as sandboxes:
         with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
             futures = {lesson: pool.submit(grade_in_turn, lesson) for lesson in started}
             return {lesson: futures[lesson].result() for lesson in items}
@@ -310,15 +305,14 @@ def _with_deadline(limits):
 
 @dataclasses.dataclass
 class Outcome:
-    """What grading one notebook's code decided: each function's message (None: passed), the notes, the outputs."""
+    """What grading one notebook's code decided: each function's message (None: passed), and the notes."""
 
     messages: dict
     notes: list
-    outputs: dict  # cell index -> (outputs, execution_count), with demonstrations
 
 
-def grade_ahead(submissions, *, limits=Limits(), jobs=None, demonstrations=True):
-    """Run the notebooks of one submission side by side with their demonstrations: {key: Outcome}, for grade_notebook.
+def grade_ahead(submissions, *, limits=Limits(), jobs=None):
+    """Run the notebooks of one submission side by side: {key: Outcome}, for grade_notebook.
 
     nbgrader grades a student's notebooks one after another; its door calls this at the first of them
     (``preprocessors.GradeInSandbox``), so that all run at once in one sandbox, and each later notebook
@@ -330,25 +324,21 @@ def grade_ahead(submissions, *, limits=Limits(), jobs=None, demonstrations=True)
     def grade(lesson, item, sandboxes):
         submission, release = item
         cells, _ = notebooks.repair(submission, release)
-        program = _program(cells, lesson, release, demonstrations)
-        return (program_key(lesson, program, demonstrations),
-                _grade_program(program, lesson, limits, demonstrations, sandboxes))
+        program = _program(cells, lesson, release)
+        return program_key(lesson, program), _grade_program(program, lesson, limits, sandboxes)
 
-    return dict(side_by_side(submissions, jobs, grade, demonstrations=demonstrations).values())
+    return dict(side_by_side(submissions, jobs, grade).values())
 
 
-def program_key(lesson, program, demonstrations):
+def program_key(lesson, program):
     """A digest of what a notebook's child would run: the same key, the same outcome."""
-    text = json.dumps([lesson, demonstrations, program], sort_keys=True)
+    text = json.dumps([lesson, program], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstrations=False, repaired=(),
-                   sandboxes=None, graded=None):
+def grade_notebook(submission, lesson, *, release, limits=Limits(), repaired=(), sandboxes=None, graded=None):
     """Grade one notebook (a dict); return (LessonGrade, repaired cells).
 
-    With ``demonstrations``, every code cell runs but the checks (the nbgrader
-    door), and each repaired code cell comes back with the outputs it made.
     ``repaired``: the notes of a repair made before (nbgrader's door repairs in
     its sanitizing stage), which this one, of a repaired notebook, cannot see.
     ``sandboxes``: the submission's sandboxes (``grade_submission``); else one of its own.
@@ -357,13 +347,13 @@ def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstratio
     started = time.perf_counter()
     cells, notes = notebooks.repair(submission, release)
     notes = list(dict.fromkeys([*repaired, *notes]))
-    program = _program(cells, lesson, release, demonstrations)
-    outcome = graded.pop(program_key(lesson, program, demonstrations), None) if graded else None
+    program = _program(cells, lesson, release)
+    outcome = graded.pop(program_key(lesson, program), None) if graded else None
     if outcome is None:
         with contextlib.ExitStack() as stack:
             if sandboxes is None:
-                sandboxes = stack.enter_context(Sandboxes(keep_outputs=demonstrations, shared=False))
-            outcome = _grade_program(program, lesson, limits, demonstrations, sandboxes)
+                sandboxes = stack.enter_context(Sandboxes(shared=False))
+            outcome = _grade_program(program, lesson, limits, sandboxes)
     grade = LessonGrade(lesson, {}, notes=list(dict.fromkeys([*notes, *outcome.notes])))
     for exercise in _exercises(lesson):
         name = exercise.name
@@ -373,17 +363,13 @@ def grade_notebook(submission, lesson, *, release, limits=Limits(), demonstratio
             message = f"{notebooks.deleted_note(name, True)} {message}"
         grade.functions[name] = FunctionGrade(name, exercise.points if passed else 0, exercise.points, passed,
                                               PASSED.format(name=name) if passed else message)
-    if demonstrations:
-        for entry in program:
-            cell = cells[entry["index"]]
-            cell["outputs"], cell["execution_count"] = outcome.outputs.get(entry["index"], ([], None))
     grade.seconds = time.perf_counter() - started
     return grade, cells
 
 
-def _grade_program(program, lesson, limits, demonstrations, sandboxes):
+def _grade_program(program, lesson, limits, sandboxes):
     """Run ``program`` in the sandbox and replay each check here on what it recorded: the Outcome."""
-    run = _run_child(program, lesson, limits, demonstrations, sandboxes)
+    run = _run_child(program, lesson, limits, sandboxes)
     messages = {}
     for exercise in _exercises(lesson):
         name = exercise.name
@@ -393,15 +379,16 @@ def _grade_program(program, lesson, limits, demonstrations, sandboxes):
             messages[name] = f"{name} could not be graded: the grading process stopped before it."
         else:
             messages[name] = _replay_check(name, run.recorded[name])
-    return Outcome(messages, run.notes, run.outputs)
+    return Outcome(messages, run.notes)
 
 
 def _exercises(lesson):
     return [BY_NAME[name] for name in LESSONS[lesson]]
 
 
-def _program(cells, lesson, release, demonstrations):
-    """The code cells the child runs, in order: everything but the checks, less the demonstrations unless asked."""
+def _program(cells, lesson, release):
+    """The code cells the child runs, in order: the set-up, the exercises and the learner's own cells; not the
+    demonstrations, which change no grade, nor the checks, whose verdicts are the grader's."""
     checks = {BY_NAME[name].check_id for name in LESSONS[lesson]}
     released = [notebooks.grade_id(cell) for cell in release["cells"]]
     first_exercise = min((released.index(name) for name in LESSONS[lesson] if name in released), default=0)
@@ -414,8 +401,8 @@ def _program(cells, lesson, release, demonstrations):
         if key in checks:
             continue
         locked = key is not None and not notebooks.is_exercise(cell)
-        if locked and key not in setup and not demonstrations:
-            continue  # a demonstration: it changes no grade, and the pytest door skips it for speed
+        if locked and key not in setup:
+            continue  # a demonstration
         program.append({"id": key or f"added cell {index + 1}", "index": index, "source": cell["source"]})
     return program
 
@@ -428,10 +415,9 @@ class _ChildRun:
     recorded: dict = dataclasses.field(default_factory=dict)  # function -> its record
     problems: dict = dataclasses.field(default_factory=dict)  # function -> why it earns nothing
     notes: list = dataclasses.field(default_factory=list)
-    outputs: dict = dataclasses.field(default_factory=dict)  # cell index -> (outputs, execution_count)
 
 
-def _run_child(program, lesson, limits, keep_outputs, sandboxes):
+def _run_child(program, lesson, limits, sandboxes):
     """Run the sandbox until every function is recorded or given up on, within the lesson's time budget."""
     run = _ChildRun()
     functions = list(LESSONS[lesson])
@@ -444,7 +430,6 @@ def _run_child(program, lesson, limits, keep_outputs, sandboxes):
             break
         outcome = _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits)
         run.recorded.update(outcome["recorded"])
-        run.outputs.update(outcome["outputs"])
         for note in outcome["notes"]:
             if note not in run.notes:
                 run.notes.append(note)
@@ -467,9 +452,6 @@ def _run_child(program, lesson, limits, keep_outputs, sandboxes):
                     run.problems[cell_id] = (f"Running the cell where you write {cell_id} {reason}, so {cell_id} "
                                              "earns nothing.")
                 run.notes.append(f"The cell {cell_id!r} {reason}; it was left out to grade the rest.")
-                for entry in program:
-                    if entry["id"] == cell_id:
-                        run.outputs[entry["index"]] = ([_stopped_output(reason)], None)
                 program = [entry for entry in program if entry["id"] != cell_id]
             elif culprit in functions and culprit not in skip:
                 run.problems[culprit] = f"Grading {culprit} {reason}, so it earns nothing."
@@ -498,11 +480,6 @@ def _give_up(run, functions, why):
             run.problems[name] = f"{name} could not be graded: {why}."
 
 
-def _stopped_output(reason):
-    return {"output_type": "error", "ename": "GraderStopped", "evalue": f"This cell {reason}.",
-            "traceback": [f"The grader stopped this cell: it {reason}."]}
-
-
 def _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits):
     """One run of a child, in the submission's shared sandbox or, ``alone``, in the lesson's own; in its turn."""
     with sandboxes.turns.turn(lesson):
@@ -515,8 +492,7 @@ def _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limit
     except forkserver.ServerError as err:
         if alone or not sandboxes.shared:  # before any learner code ran in it: the machine's fault, or ours
             raise GradingError(f"the grader's sandbox could not start ({err})") from None
-        return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})", "notes": [],
-                "outputs": {}}
+        return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})", "notes": []}
     private = sandboxes.private_folder(lesson)
     try:
         return _run_child_in(server, private, program, lesson, functions, skip, limits, sandboxes)
@@ -528,17 +504,16 @@ def _run_child_in(server, private, program, lesson, functions, skip, limits, san
     """Fork a child of ``server``, watch it, and read what it sent into ``private``, a folder only we see."""
     out = private / "results"
     out.mkdir()
-    keep_outputs = sandboxes.keep_outputs
     cases, blobs = _cases([name for name in functions if name not in skip], sandboxes.cache)
     request = sandbox.request_bytes({"lesson": lesson, "cells": program, "functions": functions, "skip": skip,
-                                     "keep_outputs": keep_outputs, "cases": cases}, blobs)
+                                     "cases": cases}, blobs)
     try:
         child = server.fork(lesson)
     except forkserver.ServerError as err:
         if not sandboxes.shared:
             raise GradingError(f"the grader's sandbox could not start a lesson ({err})") from None
         return {"recorded": {}, "culprit": "cell:set-up", "reason": f"could not start ({err})",
-                "notes": [server.note] if server.note else [], "outputs": {}}
+                "notes": [server.note] if server.note else []}
     receiver = channel.Receiver(child.results, str(out), max_bytes=MAX_RESULTS_BYTES, max_files=MAX_RESULT_FILES)
     output = _Output(child.output, private / "output.log", limits.output_bytes)
     threading.Thread(target=_send_request, args=(child.request, request), daemon=True).start()
@@ -568,9 +543,7 @@ def _run_child_in(server, private, program, lesson, functions, skip, limits, san
         if culprit is None:
             culprit = "cell:set-up"
     notes = [server.note] if server.note else []
-    outputs = _read_outputs(out / "outputs.jsonl", program) if keep_outputs else {}
-    return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes,
-            "outputs": outputs}
+    return {"recorded": recorded, "culprit": culprit, "reason": reason, "notes": notes}
 
 
 def _send_request(descriptor, request):
@@ -621,8 +594,7 @@ class Sandboxes:
     servers' sandboxes see only the folders made for their children.
     """
 
-    def __init__(self, keep_outputs, shared, turns=None):
-        self.keep_outputs = keep_outputs
+    def __init__(self, shared, turns=None):
         self.shared = shared
         self.turns = turns or Turns()  # which children may run now (side_by_side)
         self.backend = _backend()  # the same backend as this process: replays must agree
@@ -670,9 +642,8 @@ class Sandboxes:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONHASHSEED": "0",
             "OMP_NUM_THREADS": "1",  # lessons graded side by side share the cores
+            "MNIST_LESSONS_DATA": "sample",  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
         }
-        if not self.keep_outputs:
-            env["MNIST_LESSONS_DATA"] = "sample"  # no one reads the set-up cells' outputs: a tenth of MNIST is quicker
         if self.cache is not None:
             env.update(compilecache.child_variables(self.cache))
         return env
@@ -707,54 +678,6 @@ def _cases(functions, cache):
         return exercise_cases.cases_for(functions, cache)
     except exercise_cases.CaseError as err:
         raise GradingError(str(err)) from None
-
-
-def _read_outputs(path, program):
-    """{cell index: (outputs, execution_count)} as the child wrote them, read within bounds."""
-    indexes = {entry["id"]: entry["index"] for entry in program}
-    outputs = {}
-    try:
-        raw = notebooks.read_bounded(path, MAX_OUTPUTS_BYTES)
-    except OSError:
-        return outputs
-    for line in raw.decode("utf-8", errors="replace").splitlines():
-        with contextlib.suppress(ValueError, RecursionError):
-            entry = json.loads(line)
-            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or entry["id"] not in indexes:
-                continue
-            given = entry.get("outputs")
-            cell_outputs = [output for output in given if _is_output(output)] if isinstance(given, list) else []
-            count = entry.get("execution_count")
-            outputs[indexes[entry["id"]]] = (cell_outputs, count if _is_count(count) else None)
-    return outputs
-
-
-OUTPUT_FIELDS = {
-    "stream": {"name": str, "text": str},
-    "display_data": {"data": dict, "metadata": dict},
-    "execute_result": {"data": dict, "metadata": dict},
-    "error": {"ename": str, "evalue": str, "traceback": list},
-}
-
-
-def _is_count(value):
-    return type(value) is int and value >= 0  # not a bool, not negative: nbformat's schema
-
-
-def _is_output(output):
-    """Whether a cell output from the child is of a shape nbformat accepts (the child is not trusted)."""
-    if not isinstance(output, dict) or output.get("output_type") not in OUTPUT_FIELDS:
-        return False
-    fields = OUTPUT_FIELDS[output["output_type"]]
-    if not all(isinstance(output.get(key), kind) for key, kind in fields.items()):
-        return False
-    if "data" in fields and not all(isinstance(key, str) and isinstance(value, (str, dict, list))
-                                    for key, value in output["data"].items()):
-        return False
-    if output["output_type"] == "execute_result" and not (output.get("execution_count") is None
-                                                           or _is_count(output["execution_count"])):
-        return False
-    return output["output_type"] != "error" or all(isinstance(line, str) for line in output["traceback"])
 
 
 def _watch(child, progress_path, output, limits, work):

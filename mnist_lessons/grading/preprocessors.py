@@ -118,14 +118,24 @@ def _as_node(data):
     return nb
 
 
-_DEADLINES = {}  # (assignment, student) -> time.monotonic() by which all their lessons must be graded
+def grading_run(preprocessor):
+    """What one grading run keeps across its notebooks: each student's deadline and the outcomes graded ahead.
+
+    nbgrader makes a preprocessor afresh for every notebook, but one exporter (its parent) for a whole run of
+    ``autograde``; so a run's state hangs there, and a regrade in a long-lived process (the formgrader) is a new
+    run with a new clock, not one that finds the deadline of an earlier run long past.
+    """
+    owner = preprocessor.parent if preprocessor.parent is not None else preprocessor
+    if not hasattr(owner, "_mnist_lessons_run"):
+        owner._mnist_lessons_run = {"deadlines": {}, "graded": {}}
+    return owner._mnist_lessons_run
 
 
-def _limits(resources):
-    """The engine's limits, with the student's deadline: their first lesson graded in this process starts the clock."""
+def _limits(preprocessor, resources):
+    """The engine's limits, with the student's deadline: their first lesson graded in this run starts the clock."""
     info = resources.get("nbgrader", {})
     key = (info.get("assignment"), info.get("student"))
-    deadline = _DEADLINES.setdefault(key, time.monotonic() + _engine().SUBMISSION_SECONDS)
+    deadline = grading_run(preprocessor)["deadlines"].setdefault(key, time.monotonic() + _engine().SUBMISSION_SECONDS)
     return _engine().Limits(deadline=deadline)
 
 
@@ -223,9 +233,8 @@ class GradeInSandbox(NbGraderPreprocessor):
             graded = self._graded_ahead(resources)
             ready = len(graded)
             grade, _ = _engine().grade_notebook(nb, lesson, release=course_notebook(self, resources),
-                                                demonstrations=False,
                                                 repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []),
-                                                limits=_limits(resources), graded=graded)
+                                                limits=_limits(self, resources), graded=graded)
             if len(graded) == ready:
                 self.log.info("%s was graded on its own: its code is not what was graded ahead", lesson)
         # The cells stay as the sanitizing stage left them, with the learner's own outputs; only the checks' change.
@@ -242,25 +251,24 @@ class GradeInSandbox(NbGraderPreprocessor):
         return nb, resources
 
     def _graded_ahead(self, resources):
-        """The outcomes of the student's lessons, all run at their first notebook graded in this process."""
+        """The outcomes of the student's lessons, all run at their first notebook graded in this run."""
         info = resources["nbgrader"]
         key = (info["assignment"], info["student"])
-        if key not in _GRADED_AHEAD:
-            _GRADED_AHEAD.clear()  # a class graded in one process keeps one student's outcomes at a time
+        graded = grading_run(self)["graded"]
+        if key not in graded:
+            graded.clear()  # a class graded in one run keeps one student's outcomes at a time
             started = time.monotonic()
             try:
-                _GRADED_AHEAD[key] = _engine().grade_ahead(_submitted_lessons(self, resources),
-                                                           limits=_limits(resources), demonstrations=False)
-            except Exception:  # noqa: BLE001 -- a fault of the grader's: each notebook is then graded on its own
+                graded[key] = _engine().grade_ahead(_submitted_lessons(self, resources), limits=_limits(self, resources))
+            except Exception as err:  # noqa: BLE001 -- a fault of the grader's: each notebook is then graded on its own
+                if isinstance(err, _engine().GradingError):
+                    raise  # no notebook of theirs could be graded: no grade, the cause said
                 self.log.exception("Grading %s's lessons side by side failed; each is graded on its own",
                                    info["student"])
-                _GRADED_AHEAD[key] = {}
-            self.log.info("Graded %d lessons of %s side by side in %.1f s", len(_GRADED_AHEAD[key]),
+                graded[key] = {}
+            self.log.info("Graded %d lessons of %s side by side in %.1f s", len(graded[key]),
                           info["student"], time.monotonic() - started)
-        return _GRADED_AHEAD[key]
-
-
-_GRADED_AHEAD = {}  # (assignment, student) -> engine.grade_ahead's outcomes
+        return graded[key]
 
 
 def _submitted_lessons(configurable, resources):

@@ -125,7 +125,6 @@ def run(request, blobs, descriptor):
     global STARTED
     STARTED = _perf_counter()
     channel = Sender(descriptor)
-    keep_outputs = request.get("keep_outputs")
 
     def event(**fields):
         fields["t"] = round(_perf_counter() - STARTED, 3)  # seconds since this child started: where time goes
@@ -138,11 +137,7 @@ def run(request, blobs, descriptor):
     shell = Shell.instance(config=_shell_config())
     for cell in request["cells"]:
         event(kind="cell", id=cell["id"], phase="start")
-        error = shell.run(cell["source"])
-        if keep_outputs:
-            channel.send("outputs.jsonl", (_json_dumps({"id": cell["id"], "execution_count": shell.execution_count - 1,
-                                                        "outputs": shell.outputs}, default=str) + "\n").encode(),
-                         mode="a")
+        error = shell.run(cell["source"])  # what it shows stays here: the notebook keeps the learner's own run
         event(kind="cell", id=cell["id"], phase="end", error=error)
     sys.stdout, sys.stderr = _output, _output  # from here on, what anything prints goes to the capped log
 
