@@ -255,7 +255,10 @@ def autograde_class_command(args):
         print(f"  NOT GRADED {student}: {error}")
     print(classgrading.class_summary(course, args.assignment))
     print(f"Class report: {report['report']}")
-    print(f"Grades for an LMS: {report['export']}")
+    print(f"Grades for an LMS: {report['canvas']} (Canvas), {report['moodle']} (Moodle); "
+          f"each lesson and exercise: {report['export']}")
+    for warning in report["lms_warnings"]:
+        print(f"  LMS: {warning}")
     return 1 if report["failed"] else 0
 
 

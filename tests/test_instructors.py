@@ -263,7 +263,11 @@ def test_command_prints_count_notes_summary_and_reports(course, fake, capsys):
     assert f"\n  note for bob: {EDITED}\n" in out
     assert classgrading.class_summary(course) in out
     reports = course / "reports"
-    assert f"Class report: {reports / 'class-report.html'}\nGrades for an LMS: {reports / 'grades-lms.csv'}\n" in out
+    assert (f"Class report: {reports / 'class-report.html'}\nGrades for an LMS: {reports / 'grades-canvas.csv'} "
+            f"(Canvas), {reports / 'grades-moodle.csv'} (Moodle); each lesson and exercise: "
+            f"{reports / 'grades-lms.csv'}\n") in out
+    assert (reports / "grades-canvas.csv").read_text().splitlines()[0] == \
+        "Student,ID,SIS User ID,SIS Login ID,Section,mnist"
     with open(reports / "grades-lms.csv", newline="") as file:
         assert {row["student_id"]: row["mnist"] for row in csv.DictReader(file)} == {"ada": "8", "bob": "6", "cyd": "2"}
     assert main(["autograde-class", "--course-dir", str(course)]) == 0

@@ -546,14 +546,17 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
 
 
 def write_reports(course, assignment=ASSIGNMENT):
-    """Write the class report and the LMS export into ``<course>/reports/``; return {"report": path, "export": path}."""
-    from mnist_lessons.grading.export import write_lms_csv
+    """Write the class report and the LMS files into ``<course>/reports/``: {"report", "export" (the detail),
+    "canvas", "moodle": their paths, "lms_warnings": a line per student the LMS files cannot place}."""
+    from mnist_lessons.grading.export import lms_warnings, write_lms_files
     from mnist_lessons.grading.report import write_class_report
 
     with _gradebook(Path(course) / "gradebook.db") as gradebook:
         page = write_class_report(course, assignment, gradebook)
-        export = write_lms_csv(gradebook, page.parent / "grades-lms.csv", [assignment])
-    return {"report": page, "export": export}
+        files = write_lms_files(gradebook, page.parent, [assignment], detail_name="grades-lms.csv")
+        warnings = lms_warnings(gradebook, [assignment])
+    return {"report": page, "export": files["detail"], "canvas": files["canvas"], "moodle": files["moodle"],
+            "lms_warnings": warnings}
 
 
 def _results(course, students, assignment, jobs, scheduler):
