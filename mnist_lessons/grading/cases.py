@@ -35,6 +35,7 @@ from mnist_lessons.grading.sandbox import Encoder
 
 CHECKS_LOCK = threading.Lock()  # the checks swap sys.stdout and fd 2, and probing swaps two of their helpers
 _MADE = {}  # exercise -> (its cases, the blobs they name)
+_MADE_LOCK = threading.Lock()  # one thread reads or makes them; only making them waits for the checks' lock
 FOLDER = "cases"  # in the compilation cache's folder: {exercise}.json and the blobs, written by its warm-up
 
 
@@ -80,9 +81,9 @@ def cases_for(names, folder=None):
     cases, blobs = {}, {}
     for name in names:
         if name not in _MADE:
-            with CHECKS_LOCK:
+            with _MADE_LOCK:
                 if name not in _MADE:
-                    _MADE[name] = _read(folder, name) or _probe(name)
+                    _MADE[name] = _read(folder, name) or _probe_alone(name)
         cases[name], made = _MADE[name]
         blobs.update(made)
     return cases, blobs
@@ -114,6 +115,11 @@ def answer(name):
     """The course's own answer to exercise ``name``: the first of its registry's ``answer_key``."""
     module, attribute = BY_NAME[name].answer_key[0].split(":")
     return getattr(importlib.import_module(f"mnist_lessons.{module}"), attribute)
+
+
+def _probe_alone(name):
+    with CHECKS_LOCK:
+        return _probe(name)
 
 
 def _probe(name):

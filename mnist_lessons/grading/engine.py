@@ -662,6 +662,9 @@ class Sandboxes:
         self.close()
 
 
+_WEIGHTS_LOADED = set()  # the saved trained networks this process's checks use already
+
+
 def _cases(functions, cache):
     """The cases ``functions`` are called on in the child, and their blobs (``cases.py``); a fault there is ours.
 
@@ -671,9 +674,10 @@ def _cases(functions, cache):
     from mnist_lessons import checks
 
     saved = compilecache.trained_weights(cache)
-    if saved is not None and set(checks.NEEDS_TRAINED_WEIGHTS) & set(functions):
+    if saved is not None and set(checks.NEEDS_TRAINED_WEIGHTS) & set(functions) and saved not in _WEIGHTS_LOADED:
         with exercise_cases.CHECKS_LOCK:
             checks._load_trained_weights(saved)
+            _WEIGHTS_LOADED.add(saved)
     try:
         return exercise_cases.cases_for(functions, cache)
     except exercise_cases.CaseError as err:
