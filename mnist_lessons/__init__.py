@@ -11,6 +11,7 @@ One module per step of the pipeline, in lesson order:
 - ``canvas``      going further (lesson 07), a canvas in the notebook to draw a digit on, read after each stroke
 - ``plots``       every lesson, the figures a learner looks at
 - ``checks``      every lesson, the self-checks behind the check cells
+- ``networks``    the course's networks by name, for the command line and the bench
 - ``cli``         the ``mnist-lessons`` command
 - ``grading``     the grading engine behind ``pytest autograder/`` and nbgrader
 

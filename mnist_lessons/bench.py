@@ -790,7 +790,7 @@ def _run_worker(job, worker_args, env):
 def _train_worker(args):
     """In a child process: train ``args.network`` on KERAS_BACKEND's backend, once per seed; return the figures."""
     from mnist_lessons.backend import backend_name, library_versions
-    from mnist_lessons.cli import build_network
+    from mnist_lessons.networks import build_network
     from mnist_lessons.data import load_mnist_data
     from mnist_lessons.evaluate import evaluate_model
     from mnist_lessons.preprocess import one_hot_labels, preprocess_images
@@ -929,7 +929,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help=argparse.SUPPRESS)
     parser.add_argument("--num-images", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--network", default="dense", help=argparse.SUPPRESS)  # a name in cli.NETWORKS
+    parser.add_argument("--network", default="dense", help=argparse.SUPPRESS)  # a name in networks.NETWORKS
     parser.add_argument("--matmul-size", type=int, default=MATMUL_SIZE, help=argparse.SUPPRESS)
     parser.add_argument("--tool", choices=tuple(TIMED_TOOLS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

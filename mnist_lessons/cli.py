@@ -17,7 +17,6 @@ that already holds a run) ends with one line on stderr and exit status 2.
 import argparse
 import contextlib
 import datetime
-import importlib
 import json
 import os
 import shlex
@@ -36,6 +35,7 @@ from mnist_lessons.coursefiles import FIRST_LESSON
 from mnist_lessons.data import DataError, describe_dataset, load_mnist_data
 from mnist_lessons.environment import child_env
 from mnist_lessons.grading import compilecache
+from mnist_lessons.networks import DEFAULT_NETWORK, NETWORKS, build_network
 
 HANDOUT_DIR = "mnist-course"  # where `lab` copies the lessons when there is no course folder yet
 # nbgrader's grading pages, for instructors: `lab` leaves them off, since a learner's folder holds no course to grade
@@ -44,14 +44,6 @@ FORMGRADER = "nbgrader.server_extensions.formgrader"
 RUNS_DIR = Path("runs")  # default parent of each training run's output folder
 RESULT_FILES = ("metrics.json", "model.keras")  # a folder holding these holds a finished run
 COMPARE_COUNT = 10  # predicted against actual labels printed for the first 10 test images
-# The networks `train --model` builds, each as "module:function": imported only when built, since the module
-# imports Keras (which train_command imports under the compilation cache).
-NETWORKS = {
-    "dense": "mnist_lessons.model:build_model",  # lesson 03's, the course's recipe
-    "cnn": "mnist_lessons.cnn:build_cnn",  # lesson 08's convolutional network
-}
-DEFAULT_NETWORK = "dense"
-
 
 class UsageError(Exception):
     """A mistake in what the user asked for: reported in one line, exit status 2."""
@@ -378,12 +370,6 @@ def train_command(args):
     _save_run(out, model, metrics, data, history, matrix, predicted)
     print(f"\nSaved the model, metrics.json and plots to {out}/")
     return 0
-
-
-def build_network(name):
-    """Build the uncompiled network NETWORKS names ``name`` (its module imports Keras)."""
-    module_name, function_name = NETWORKS[name].split(":")
-    return getattr(importlib.import_module(module_name), function_name)()
 
 
 def predict_command(args):
