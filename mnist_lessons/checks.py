@@ -379,40 +379,59 @@ def check_confusion_matrix(confusion_matrix, hidden=False):
 
 @remembered
 def check_centre_digit(centre_digit, hidden=False):
-    """Does centre_digit scale a digit's ink into a 20 x 20 box, keeping its shape, and centre it by mass in 28 x 28?"""
+    """Does centre_digit cut a digit's ink to its box, scale it (up or down, anti-aliased) into 20 x 20 keeping its
+    shape, and centre it by mass in 28 x 28?"""
     name = "centre_digit"
     _, (test_images, _) = _sample()
     if not hidden:
-        cases = [(_ink_photo(test_images[index], scale, corner), what) for index, scale, corner, what in (
+        cases = [(_ink_photo(test_images[index], scale, corner), what, "") for index, scale, corner, what in (
             (0, 9, (30, 200), "a test digit drawn 9 times larger, towards the top right of a 300 x 480 page"),
             (1, 5, (150, 20), "a test digit drawn 5 times larger, at the bottom left"),
             (2, 12, (0, 0), "a test digit drawn 12 times larger, in the top left corner"),
         )]
+        smudged = _ink_photo(test_images[7], 8, (20, 20))
+        smudged[240:290, 400:470] = SMUDGE  # pencil rubbed on the paper, far from the digit
+        cases += [
+            (_pen_seven(), "a 7 written with a thin pen: strokes 3 pixels wide, 240 tall on a 320 x 400 page",
+             "Scale with anti-aliasing (Image.Resampling.LANCZOS): each new pixel takes in all the old ones it "
+             "covers, so a thin stroke comes out grey and whole, not broken into dots."),
+            (_ink_photo(test_images[6], 0.5, (30, 40), page=(60, 90)),
+             "a test digit drawn at half MNIST's size, about 10 pixels tall, on a 60 x 90 page",
+             "A drawing smaller than 20 pixels is scaled up, to 20 on its longer side."),
+            (smudged, f"a test digit drawn 8 times larger, and a faint smudge ({SMUDGE} of the darkest ink) in the "
+             "far corner", "Count as ink only the pixels with at least a tenth of the darkest pixel's level "
+             "(ink >= 0.1 * ink.max()): the smudge is paper, not part of the digit's box."),
+        ]
     else:
         one = np.zeros((240, 200), dtype=np.float32)
         one[20:220, 96:106] = 1.0  # a thin upright stroke: stretched to a square, it is no longer a 1
         bar = np.zeros((160, 400), dtype=np.float32)
         bar[60:80, 30:370] = 1.0  # a wide, flat stroke: its longer side is its width
         faint = _ink_photo(test_images[3], 6, (40, 40)) * 0.4  # pencil: the darkest ink at 0.4
-        cases = [(one, "a thin upright stroke, 200 tall and 10 wide, like a 1"),
-                 (bar, "a wide, flat stroke, 340 wide and 20 tall"),
-                 (faint, "a faint test digit, its darkest ink at 0.4"),
-                 (test_images[4].astype(np.float32) / 255, "an MNIST test image itself, already 28 x 28")]
-    for ink, what in cases:
+        cases = [(one, "a thin upright stroke, 200 tall and 10 wide, like a 1", ""),
+                 (bar, "a wide, flat stroke, 340 wide and 20 tall", ""),
+                 (faint, "a faint test digit, its darkest ink at 0.4", ""),
+                 (test_images[4].astype(np.float32) / 255, "an MNIST test image itself, already 28 x 28", ""),
+                 (_edge_to_edge(test_images[8], 10), "a test digit drawn 10 times larger, its ink touching all four "
+                  "edges of the page", "The ink reaches the page's edges: its box is the whole page.")]
+    for ink, what, hint in cases:
         call = f"centre_digit(ink) with ink = {what}, shape {ink.shape}"
         given = ink.copy()
         result = _call(call, centre_digit, given)
-        _expect_centred(call, result, ink)
+        _expect_centred(call, result, ink, hint)
         if hidden and not np.array_equal(given, ink):
             _fail(f"Called {call}. It changed the ink it was given; the check expected it unchanged: work on a copy.")
     _passed(name, hidden)
 
 
+SMUDGE = 0.05  # ink level of a smudge on the page: under the tenth of the darkest ink that counts as the digit's
+
+
 def _ink_photo(image, scale, corner, page=(300, 480)):
-    """An MNIST image as a person's much larger drawing of it, somewhere on a page: ink levels in [0, 1]."""
+    """An MNIST image as a person's drawing of it, ``scale`` times its size, somewhere on a page: ink in [0, 1]."""
     from PIL import Image
 
-    side = image.shape[0] * scale
+    side = round(image.shape[0] * scale)
     large = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32) / 255
     ink = np.zeros((max(page[0], side), max(page[1], side)), dtype=np.float32)
     top, left = min(corner[0], ink.shape[0] - side), min(corner[1], ink.shape[1] - side)
@@ -420,12 +439,29 @@ def _ink_photo(image, scale, corner, page=(300, 480)):
     return ink
 
 
+def _pen_seven():
+    """A 7 as a thin pen writes it, 240 pixels tall with strokes 3 wide: each stroke far narrower than the 12 pixels
+    that become one when it is scaled to 20, so only anti-aliased scaling keeps it whole."""
+    from PIL import Image, ImageDraw
+
+    page = Image.new("F", (400, 320), 0.0)
+    ImageDraw.Draw(page).line([(100, 40), (260, 40), (150, 280)], fill=1.0, width=3, joint="curve")
+    return np.asarray(page, dtype=np.float32).copy()
+
+
+def _edge_to_edge(image, scale):
+    """An MNIST image ``scale`` times larger, cut to the box of its ink: the ink touches every edge of the page."""
+    ink = _ink_photo(image, scale, (0, 0), page=(0, 0))
+    top, bottom, left, right = reference_drawing.ink_box(ink)
+    return ink[top:bottom, left:right].copy()
+
+
 # ---------------------------------------------------------------- lesson 08
 
 
 @remembered
 def check_build_cnn(build_cnn, hidden=False):
-    """Does build_cnn return an uncompiled LeNet-5 (convolutions, poolings, then Dense) for 784 pixels that learns?"""
+    """Does build_cnn return an uncompiled LeNet-5 for 784 pixels, layer by layer as lesson 08's table, that learns?"""
     name = "build_cnn"
     keras = _keras()
     _seed()
@@ -445,29 +481,36 @@ def check_build_cnn(build_cnn, hidden=False):
 
 
 CENTRE_TOLERANCE = 0.5  # pixels between the centre of mass and (14, 14): MNIST shifted by whole pixels
-SIMILARITY = 0.85  # correlation with the course's centred digit: other resampling filters land above 0.9
+# Correlation with the course's centred digit (_similarity: both softened, the best of nine placements a pixel
+# apart). Measured on every case: the course's solution, PIL's other filters (BILINEAR, BICUBIC, BOX, HAMMING),
+# a NumPy mean over the pixels each new one covers and tf.image.resize(antialias=True) gave 0.98 or more; a box
+# padded to a square, then scaled, 0.91 on the 1-pixel strokes. Scaling without anti-aliasing (NEAREST, NumPy
+# indexing, scipy.ndimage.zoom, tf.image.resize) gave at most 0.53 on the thin pen's 7.
+SIMILARITY = 0.85
 
 
-def _expect_centred(call, result, ink):
+def _expect_centred(call, result, ink, hint=""):
     expected = reference_drawing.centre_digit(ink)
+    hint = f" {hint}" if hint else ""
     if result is None:
         _fail(f"Called {call}. It returned None, but the check expected a 28 x 28 array: did you forget `return`?")
     got = np.asarray(result)
     if got.shape != (28, 28):
-        hint = " keep it a 28 x 28 grid: the course flattens it later." if got.shape == (NUM_PIXELS,) else ""
-        _fail(f"Called {call}. It returned shape {got.shape}, but the check expected (28, 28).{hint}")
+        shape_hint = " keep it a 28 x 28 grid: the course flattens it later." if got.shape == (NUM_PIXELS,) else ""
+        _fail(f"Called {call}. It returned shape {got.shape}, but the check expected (28, 28).{shape_hint}")
     if got.dtype != np.float32:
         _fail(f"Called {call}. It returned dtype {got.dtype}, but the check expected float32: .astype('float32').")
     if not np.all(np.isfinite(got)) or got.min() < -1e-6 or got.max() > 1 + 1e-6:
         _fail(f"Called {call}. Its values run from {np.nanmin(got):g} to {np.nanmax(got):g}, but the check expected "
               "values in [0, 1], as the ink it was given.")
     if got.sum() <= 0:
-        _fail(f"Called {call}. It returned a blank image; the check expected the digit in it.")
+        _fail(f"Called {call}. It returned a blank image; the check expected the digit in it.{hint}")
     top, bottom, left, right = reference_drawing.ink_box(got)
     height, width = bottom - top, right - left
     if not reference_drawing.BOX_SIDE - 1 <= max(height, width) <= reference_drawing.BOX_SIDE + 1:
         _fail(f"Called {call}. The digit in it is {height} x {width} pixels, but the check expected its longer side "
-              f"to be {reference_drawing.BOX_SIDE}, as MNIST's digits are: scale its box so that the longer side is 20.")
+              f"to be {reference_drawing.BOX_SIDE}, as MNIST's digits are: scale its box so that the longer side is "
+              f"20.{hint}")
     top, bottom, left, right = reference_drawing.ink_box(ink)
     given_height, given_width = bottom - top, right - left
     shape_given = given_height / given_width
@@ -475,15 +518,32 @@ def _expect_centred(call, result, ink):
     if not sliver and not 0.7 < (height / width) / shape_given < 1.4:
         _fail(f"Called {call}. The digit came back {height} x {width} pixels, but the one it was given is "
               f"{given_height} x {given_width}: scale both sides "
-              "by the same factor, so that it keeps its shape.")
+              f"by the same factor, so that it keeps its shape.{hint}")
     row, column = reference_drawing.centre_of_mass(got)
     if abs(row - reference_drawing.CENTRE) > CENTRE_TOLERANCE or abs(column - reference_drawing.CENTRE) > CENTRE_TOLERANCE:
         _fail(f"Called {call}. Its centre of mass is at row {row:.1f}, column {column:.1f}, but the check expected "
               "(14, 14), where MNIST's digits have theirs: shift the digit by the difference, rounded to whole pixels.")
-    similarity = float(np.corrcoef(got.reshape(-1), expected.reshape(-1))[0, 1])
+    similarity = _similarity(got, expected)
     if similarity < SIMILARITY:
+        hint = hint or " Is it the same digit, upright, cut to its ink and scaled with anti-aliasing?"
         _fail(f"Called {call}. It returned a digit unlike the course's centred one (correlation {similarity:.2f}, the "
-              f"check expected at least {SIMILARITY}): is it the same digit, upright, cropped to its ink?")
+              f"check expected at least {SIMILARITY}).{hint}")
+
+
+def _similarity(got, expected):
+    """The correlation of two 28 x 28 digits, each softened by a pixel's width, at the best of the placements of
+    ``got`` up to a pixel either way: honest answers differ in where a box of, say, 13.3 pixels starts and in which
+    way a centre of mass near a half pixel rounds, but not in their strokes."""
+    got, expected = _softened(got), _softened(expected).reshape(-1)
+    return max(float(np.corrcoef(np.roll(got, (down, right), axis=(0, 1)).reshape(-1), expected)[0, 1])
+               for down in (-1, 0, 1) for right in (-1, 0, 1))
+
+
+def _softened(image):
+    """An image blurred by [1, 2, 1] / 4 down and across."""
+    padded = np.pad(np.asarray(image, dtype=np.float64), 1)
+    rows = (padded[:-2] + 2 * padded[1:-1] + padded[2:]) / 4
+    return (rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) / 4
 
 
 def _expect_mnist_splits(call, result, expected, tiny=False):
@@ -736,8 +796,59 @@ def _build_for_pixels(call, model):
         _fail(f"Called {call}. The model could not be built for 784 inputs per image: {_error_text(err)}")
 
 
-CNN_LAYERS = ("Conv2D(6, 5, padding='same', relu), MaxPooling2D(2), Conv2D(16, 5, relu), MaxPooling2D(2), "
-              "Flatten(), Dropout(0.5), Dense(120, relu), Dense(84, relu), Dense(10, softmax)")
+# Lesson 08's table of LeNet-5, row by row: each layer's kind, the settings the table gives it (Keras' defaults for
+# those it leaves out) and what it gives per image. Row 1 is "Input(784), then Reshape((28, 28, 1))": the Input is
+# no layer of a Sequential model, so a model's layers, activation layers folded in, line up with the rows.
+CNN_TABLE = (
+    ("Reshape", {}, (28, 28, 1)),
+    ("Conv2D", {"filters": 6, "kernel_size": (5, 5), "padding": "same", "strides": (1, 1), "dilation_rate": (1, 1),
+                "activation": "relu"}, (28, 28, 6)),
+    ("MaxPooling2D", {"pool_size": (2, 2)}, (14, 14, 6)),
+    ("Conv2D", {"filters": 16, "kernel_size": (5, 5), "padding": "valid", "strides": (1, 1), "dilation_rate": (1, 1),
+                "activation": "relu"}, (10, 10, 16)),
+    ("MaxPooling2D", {"pool_size": (2, 2)}, (5, 5, 16)),
+    ("Flatten", {}, (400,)),
+    ("Dropout", {"rate": 0.5}, (400,)),
+    ("Dense", {"units": 120, "activation": "relu"}, (120,)),
+    ("Dense", {"units": 84, "activation": "relu"}, (84,)),
+    ("Dense", {"units": NUM_CLASSES, "activation": "softmax"}, (NUM_CLASSES,)),
+)
+
+
+def _cnn_layer_text(kind, settings):
+    """A layer as the lesson's table writes it: "Conv2D(6, 5, padding='same', relu)", "Dropout(0.5)", ..."""
+    if kind == "Conv2D":
+        arguments = [settings["filters"], _side_text(settings["kernel_size"])]
+        arguments += [f"padding={settings['padding']!r}"] if settings["padding"] != "valid" else []
+        arguments += [f"{key}={_side_text(settings[key])}" for key in ("strides", "dilation_rate")
+                      if settings[key] != (1, 1)]
+        return f"Conv2D({', '.join(map(str, arguments))}, {settings['activation']})"
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        arguments = [_side_text(settings["pool_size"])]
+        arguments += ([f"strides={_side_text(settings['strides'])}"]
+                      if settings.get("strides", settings["pool_size"]) != settings["pool_size"] else [])
+        arguments += [f"padding={settings['padding']!r}"] if settings.get("padding", "valid") != "valid" else []
+        return f"{kind}({', '.join(map(str, arguments))})"
+    if kind == "Dense":
+        return f"Dense({settings['units']}, {settings['activation']})"
+    if kind == "Dropout":
+        return f"Dropout({settings['rate']:g})"
+    if kind == "Reshape" and "target_shape" in settings:
+        return f"Reshape({settings['target_shape']})"
+    if kind == "Reshape":
+        return "Reshape((28, 28, 1))"
+    if kind == "Activation":
+        return f"Activation({settings['activation']!r})"
+    return f"{kind}()"
+
+
+def _side_text(value):
+    """A kernel, pool or stride size as the table writes it: 5 for (5, 5)."""
+    value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    return value[0] if len(set(value)) == 1 else value
+
+
+CNN_LAYERS = ", ".join(_cnn_layer_text(kind, settings) for kind, settings, _ in CNN_TABLE[1:])
 
 
 def _expect_cnn(call, model, keras):
@@ -778,6 +889,7 @@ def _expect_cnn(call, model, keras):
     if count != NUM_CNN_PARAMETERS:
         _fail(f"Called {call}. The model has {count:,} parameters, but the check expected {NUM_CNN_PARAMETERS:,}, "
               f"LeNet-5's: {CNN_LAYERS}, each layer with its biases.")
+    _expect_cnn_table(call, model, keras)
 
 
 def _activated_layers(model, keras):
@@ -796,6 +908,125 @@ def _activated_layers(model, keras):
     if found:
         found[-1][1] = "output"
     return [(layer, (role, units, activation)) for layer, role, units, activation in found]
+
+
+def _expect_cnn_table(call, model, keras):
+    """Hold a model's layers to the lesson's table, row by row: each row's kind, its settings, then its output."""
+    layers = _cnn_rows(model, keras)
+    got, want = [kind for kind, _, _ in layers], [kind for kind, _, _ in CNN_TABLE]
+    table_text = [_cnn_layer_text(kind, settings) for kind, settings, _ in CNN_TABLE]
+    for row in range(max(len(got), len(want))):
+        if row < len(got) and row < len(want) and got[row] == want[row]:
+            (kind, settings, output), (_, expected, expected_output) = layers[row], CNN_TABLE[row]
+            for key, value in expected.items():
+                if not _same_setting(settings.get(key), value):
+                    _fail(f"Called {call}. Row {row + 1} of the lesson's table is {table_text[row]}, but the model's "
+                          f"is {_cnn_layer_text(kind, settings)}: its {SETTING_NAMES[key]} is "
+                          f"{_setting_text(settings.get(key))}, but the check expected {_setting_text(value)}."
+                          f"{_cnn_setting_hint(row, key, settings.get(key))}")
+            if output is not None and output != expected_output:
+                _fail(f"Called {call}. Row {row + 1} of the lesson's table, {table_text[row]}, gives "
+                      f"{' x '.join(map(str, expected_output))} numbers per image, but the model's gives "
+                      f"{' x '.join(map(str, output))}. Give each layer the table's arguments and no others.")
+            continue
+        after = f"after row {row}, {table_text[row - 1]}" if row else "after the Input"
+        if row == len(want) or got[row + 1:] == want[row:]:
+            comes_next = f": row {row + 1}, {table_text[row]}, comes next" if row < len(want) else ""
+            _fail(f"Called {call}. The model has {_cnn_layer_text(*layers[row][:2])} {after}, where the lesson's "
+                  f"table has no layer{comes_next}. Take it out: the check expected the table's layers, in its "
+                  f"order, and no others: {CNN_LAYERS}.")
+        if row == len(got) or got[row:] == want[row + 1:]:
+            _fail(f"Called {call}. The model has no row {row + 1} of the lesson's table, {table_text[row]}, "
+                  f"{after}; the check expected every row, in the table's order: {CNN_LAYERS}.")
+        averaged = (got[row], want[row]) == ("AveragePooling2D", "MaxPooling2D")
+        hint = (" Max pooling keeps the largest value of each 2 x 2 patch, the strongest trace of the stroke a filter "
+                "found; averaging dilutes it.") if averaged else ""
+        _fail(f"Called {call}. Row {row + 1} of the lesson's table is {table_text[row]}, but the model's layer there "
+              f"is {_cnn_layer_text(*layers[row][:2])}.{hint} The check expected the table's layers, in its order: "
+              f"{CNN_LAYERS}.")
+
+
+SETTING_NAMES = {"filters": "number of filters", "kernel_size": "kernel size", "strides": "strides",
+                 "dilation_rate": "dilation_rate", "padding": "padding", "activation": "activation",
+                 "pool_size": "pool size", "rate": "rate", "units": "number of units"}
+
+
+def _cnn_rows(model, keras):
+    """[(kind, settings, output per image)] of a model's layers, an activation layer folded into the Conv2D or Dense
+    layer right before it where that one has none of its own; the Input left out."""
+    rows = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        activation = _activation_layer_name(layer, kind)
+        folds = rows and rows[-1][0] in ("Conv2D", "Dense") and rows[-1][1]["activation"] == "linear"
+        if activation is not None and folds:
+            rows[-1][1]["activation"] = activation
+            rows[-1][2] = _output_per_image(layer)
+            continue
+        settings = {key: _setting_value(getattr(layer, key)) for key in SETTING_NAMES if hasattr(layer, key)}
+        if activation is not None:
+            settings = {"activation": activation}
+        if kind == "Reshape":
+            settings["target_shape"] = tuple(layer.target_shape)
+        rows.append([kind, settings, _output_per_image(layer)])
+    return [tuple(row) for row in rows]
+
+
+def _activation_layer_name(layer, kind):
+    """'relu' for Activation('relu') or a plain ReLU(), 'softmax' for Softmax(); None for any other layer."""
+    if kind == "Activation":
+        return _activation_name(layer.activation)
+    if kind == "ReLU":
+        plain = not layer.negative_slope and layer.max_value is None and not layer.threshold
+        return "relu" if plain else "relu with negative_slope, max_value or threshold"
+    if kind == "Softmax":
+        return "softmax"
+    return None
+
+
+def _setting_value(value):
+    if callable(value):
+        return _activation_name(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _same_setting(value, expected):
+    if isinstance(expected, float):
+        return _is_number(value) and math.isclose(value, expected)
+    return value == expected
+
+
+def _setting_text(value):
+    if isinstance(value, tuple):
+        return str(_side_text(value))
+    return f"{value:g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+
+
+def _cnn_setting_hint(row, key, value):
+    """What to change, for the setting of a row that differs from the table's."""
+    if key == "activation":
+        wanted = CNN_TABLE[row][1]["activation"]
+        return f" Add activation={wanted!r}." if value == "linear" else f" Use activation={wanted!r}."
+    if key == "padding":
+        return (" padding='same' pads the edges, so that the grid keeps its 28 x 28." if CNN_TABLE[row][1]["padding"]
+                == "same" else " Leave padding out (Keras' default, 'valid'): the 14 x 14 maps become 10 x 10.")
+    if key == "rate":
+        return " Dropout(0.5) zeroes half of the 400 numbers at random while training."
+    if key == "pool_size":
+        return " MaxPooling2D(2) keeps the largest value of each 2 x 2 patch: the grid halves."
+    return ""
+
+
+def _output_per_image(layer):
+    """A layer's output shape without the batch, or None where Keras cannot say."""
+    try:
+        return tuple(layer.output.shape)[1:]
+    except Exception:  # noqa: BLE001 -- a layer never called, or called on two inputs: its settings still tell
+        return None
 
 
 def _expect_cnn_learns(call, model):

@@ -105,6 +105,21 @@ def compile_model(model):
     return model
 ''', "Keras knows no loss named 'categorical_cross_entropy'")],
     "build_cnn": [(_cnn_without_flatten(), "keras.layers.Flatten()")],
+    # PIL's thumbnail fits the box into 20 x 20, keeping its shape, but never scales a small drawing up (issue 27).
+    "centre_digit": [('''
+def centre_digit(ink):
+    rows, columns = np.nonzero(ink >= 0.1 * ink.max())
+    picture = Image.fromarray(ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1].astype("float32"))
+    picture.thumbnail((20, 20), Image.Resampling.LANCZOS)
+    small = np.clip(np.asarray(picture), 0, 1)
+    digit = np.zeros((28, 28), dtype="float32")
+    top, left = (28 - small.shape[0]) // 2, (28 - small.shape[1]) // 2
+    digit[top:top + small.shape[0], left:left + small.shape[1]] = small
+    positions = np.arange(28)
+    row = (digit.sum(axis=1) * positions).sum() / digit.sum()
+    column = (digit.sum(axis=0) * positions).sum() / digit.sum()
+    return np.roll(digit, (round(14 - row), round(14 - column)), axis=(0, 1))
+''', "A drawing smaller than 20 pixels is scaled up")],
 }
 ROUNDS = [(lesson, round_) for lesson in LESSONS
           for round_ in range(1 + max(len(MORE_WRONG.get(name, [])) for name in LESSONS[lesson]))]
