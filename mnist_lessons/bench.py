@@ -5,7 +5,7 @@ One run measures, on the same machine and side by side:
 - the float32 matrix-multiply rate through NumPy, and from it the floor: the
   fewest seconds one epoch of the reference model could take;
 - the reference model's seconds per epoch on each installed Keras backend,
-  through the package's own ``compile_model`` and ``train_model`` (what
+  through the tools' ``multistep.compile_fast`` and ``multistep.train`` (what
   ``mnist-lessons train`` does), and its ratio to the floor; the floor again,
   measured in the training's own process right before and after each seed's
   run (this machine's rate moved from 130 to 300 GFLOP/s within a minute, so
@@ -794,6 +794,7 @@ def _train_worker(args):
     from mnist_lessons.data import load_mnist_data
     from mnist_lessons.evaluate import evaluate_model
     from mnist_lessons.preprocess import one_hot_labels, preprocess_images
+    from mnist_lessons.multistep import compile_fast, train
     from mnist_lessons.training import BATCH_SIZE, EpochTimer, compile_model, set_seed, train_model
 
     data = load_mnist_data(args.data)
@@ -817,9 +818,9 @@ def _train_worker(args):
     for seed in args.seeds:
         probe()
         set_seed(seed)
-        model = compile_model(build_network(args.network))
+        model = compile_fast(build_network(args.network))
         timer = EpochTimer()
-        train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
+        train(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
         _, accuracies[str(seed)] = evaluate_model(model, test_images, test_labels)
         epoch_seconds[str(seed)] = timer.seconds
         print(f"[bench]   {label}, seed {seed}: {_steady_median([timer.seconds]):.3f} s per epoch "
@@ -850,11 +851,10 @@ def _train_worker(args):
         return result
 
     # The same training on a model compiled the way lesson 04 has learners
-    # write it, with Keras' defaults: what train_model gets from their code.
+    # write it, with Keras' defaults (the course's compile_model and train_model).
     seed = args.seeds[0]
     set_seed(seed)
-    model = build_network(args.network)
-    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    model = compile_model(build_network(args.network))
     timer = EpochTimer()
     train_model(model, train_images, train_labels, epochs=args.epochs, callbacks=[timer], verbose=0)
     _, accuracy = evaluate_model(model, test_images, test_labels)

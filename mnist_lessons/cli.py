@@ -321,20 +321,21 @@ def train_command(args):
         from mnist_lessons.backend import backend_name, library_versions
         from mnist_lessons.evaluate import compare_labels, confusion_matrix, evaluate_model, predict_labels
         from mnist_lessons.preprocess import one_hot_labels, preprocess_images
-        from mnist_lessons.training import EpochTimer, compile_model, set_seed, train_model
+        from mnist_lessons.multistep import compile_fast, train
+        from mnist_lessons.training import EpochTimer, set_seed
 
     set_seed(args.seed)
     train_images = preprocess_images(data.train_images)
     train_labels = one_hot_labels(data.train_labels)
     test_images = preprocess_images(data.test_images)
     test_labels = one_hot_labels(data.test_labels)
-    model = compile_model(build_network(args.network))
+    model = compile_fast(build_network(args.network))  # lesson 04's compile, its steps faster (multistep.py)
 
     print(f"Training the {args.network} network for {args.epochs} epochs in batches of {args.batch_size} "
           f"on the {backend_name()} backend ...", flush=True)
     timer = EpochTimer()
     started = time.perf_counter()
-    history = train_model(
+    history = train(
         model, train_images, train_labels, epochs=args.epochs, batch_size=args.batch_size,
         callbacks=[timer], verbose=1 if sys.stdout.isatty() else 2,  # a bar on a terminal, a line per epoch in a log
     )

@@ -7,9 +7,7 @@ import time
 
 import numpy as np
 
-from mnist_lessons import multistep
 from mnist_lessons.backend import import_keras, set_seed  # noqa: F401 -- ml.set_seed, exported from here too
-from mnist_lessons.multistep import run_steps_in_one_call
 from mnist_lessons.preprocess import NUM_CLASSES, NUM_PIXELS
 
 keras = import_keras()
@@ -19,38 +17,14 @@ BATCH_SIZE = 128  # the course's recipe: 469 weight updates per epoch
 OPTIMIZER = "rmsprop"  # the course's recipe, with Keras' default learning rate 0.001
 LOSS = "categorical_crossentropy"  # matches one-hot labels and a softmax output
 METRICS = ["accuracy"]
-# Weight updates per call into the compiled step: Keras then returns to Python,
-# and runs batch callbacks, once per 32 batches instead of once per batch. On 2
-# CPU cores one step of this small model takes about 1.7 ms, and the per-call
-# overhead was as large as the step itself on TensorFlow (2.1 s per epoch at 1,
-# 1.1 s at 32) and a sixth of it on JAX (0.92 s at 1, 0.79 s at 32). 8 already
-# gets most of it; 469 (a whole epoch) was no faster. Numerically nothing
-# changes: the same updates in the same order. See docs/performance.md.
-STEPS_PER_EXECUTION = 32
-
-
 def compile_model(model):
-    """Compile ``model`` with RMSprop, categorical cross-entropy and accuracy; return it."""
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(),
-        loss=LOSS,
-        metrics=METRICS,
-        jit_compile=_jit_compile(),
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
-    return run_steps_in_one_call(model)  # the 32 steps of each call in one XLA program (multistep.py)
+    """Compile ``model`` with RMSprop, categorical cross-entropy and accuracy, as lesson 04 teaches; return it.
 
-
-def _jit_compile():
-    """XLA for the training step on TensorFlow too, where Keras' "auto" uses it only with a GPU.
-
-    On the 2-core AVX-512 Xeon (2026-12-02), alternating runs of 3 epochs:
-    1.08, 0.93, 1.25 and 1.31 s per epoch with XLA against 1.85, 1.30, 2.02
-    and 2.08 s without. (On the AVX2 EPYC before, it gained nothing: 1.15 s
-    against 1.1 s.) JAX always compiles with XLA; on PyTorch ``True`` would
-    mean torch.compile, which the course has not measured: "auto" there.
+    Plain Keras, as a learner writes it. ``mnist-lessons train`` and the bench compile with more speed
+    (``multistep.compile_fast``): the same updates, bit for bit.
     """
-    return True if keras.backend.backend() == "tensorflow" else "auto"
+    model.compile(optimizer=OPTIMIZER, loss=LOSS, metrics=METRICS)
+    return model
 
 
 def train_model(
@@ -65,9 +39,8 @@ def train_model(
     verbose="auto",
 ):
     """Fit a compiled model for ``epochs`` passes in batches of ``batch_size``; return the History."""
-    _check_training_inputs(model, train_images, train_labels, epochs, batch_size)
-    return multistep.fit(  # model.fit, with the data on the device where compile_model allows (multistep.py)
-        model,
+    check_training_inputs(model, train_images, train_labels, epochs, batch_size)
+    return model.fit(
         train_images,
         train_labels,
         epochs=epochs,
@@ -91,7 +64,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def _check_training_inputs(model, train_images, train_labels, epochs, batch_size):
+def check_training_inputs(model, train_images, train_labels, epochs, batch_size):
     """Fail early, in a learner's words, on the mistakes Keras reports cryptically."""
     if not getattr(model, "compiled", False):
         raise ValueError("train_model needs a compiled model: call compile_model(model) first")

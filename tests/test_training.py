@@ -40,24 +40,32 @@ def trained(subset, seed, epochs=2):
 
 
 def test_compile_model_settings():
-    """Is the model compiled with RMSprop, categorical cross-entropy and accuracy, and returned?"""
+    """Is the model compiled with RMSprop, categorical cross-entropy and accuracy, as lesson 04 teaches (Keras'
+    own loop, one step a call), and returned? And do the tools compile the same, with their steps in one call?"""
+    from mnist_lessons import multistep
+
     model = build_model()
     assert compile_model(model) is model
     assert isinstance(model.optimizer, keras.optimizers.RMSprop)
     assert model.optimizer.learning_rate.numpy() == pytest.approx(0.001)
     assert model.loss == "categorical_crossentropy"
+    assert model.steps_per_execution == 1 and "make_train_function" not in vars(model)
+    fast = multistep.compile_fast(build_model())
+    assert fast.loss == model.loss and isinstance(fast.optimizer, keras.optimizers.RMSprop)
+    assert fast.steps_per_execution == multistep.STEPS_PER_EXECUTION and "make_train_function" in vars(fast)
 
 
 TENSORFLOW_XLA = """
 import json
-from mnist_lessons import build_model, compile_model, load_mnist, one_hot_labels, preprocess_images, set_seed, train_model
+from mnist_lessons import build_model, load_mnist, one_hot_labels, preprocess_images, set_seed
+from mnist_lessons.multistep import compile_fast, train
 (images, labels), _ = load_mnist("sample")
 images, labels = preprocess_images(images[:1000]), one_hot_labels(labels[:1000])
 losses = []
 for _ in range(2):
     set_seed(3)
-    model = compile_model(build_model())
-    losses.append(train_model(model, images, labels, epochs=1, verbose=0).history["loss"])
+    model = compile_fast(build_model())
+    losses.append(train(model, images, labels, epochs=1, verbose=0).history["loss"])
 print(json.dumps({"jit_compile": model.jit_compile, "losses": losses}))
 """
 
@@ -181,16 +189,16 @@ def test_train_model_rejects_bad_counts(epochs, batch_size):
         train_model(model, np.zeros((2, 784), np.float32), np.eye(10)[:2], epochs=epochs, batch_size=batch_size)
 
 
-# The same run three times: through compile_model (whose calls run 32 steps in one XLA program, multistep.py)
-# and train_model (which hands Keras the images' numbers and gathers each batch on the device); through
-# compile_model and model.fit, as a learner's own train_model calls it (Keras gathers the batches); and through
+# The same run three times: through the tools' compile_fast (whose calls run 32 steps in one XLA program,
+# multistep.py) and train (which hands Keras the images' numbers and gathers each batch on the device); through
+# compile_fast and model.fit, as a learner's own train_model calls it (Keras gathers the batches); and through
 # Keras' own loop, the model compiled with the very same settings. 6,000 images are 47 batches: a group of 32 in
 # one program, then 15 one by one, the last of them smaller. The validation images and a History callback see
 # what they see in Keras' own loop too.
 SAME_AS_KERAS = """
 import json, sys
 import numpy as np
-from mnist_lessons import build_model, load_mnist, one_hot_labels, preprocess_images, set_seed, train_model
+from mnist_lessons import build_model, load_mnist, one_hot_labels, preprocess_images, set_seed
 from mnist_lessons import multistep, training
 import keras
 (images, labels), _ = load_mnist("sample")
@@ -202,25 +210,25 @@ def recorded(batches, count, flatten):  # whether the batches ran as one group, 
     return grouped[-1][0]
 multistep._alike = recorded
 runs = {}
-for way in ("train_model", "model.fit", "keras"):
+for way in ("train", "model.fit", "keras"):
     set_seed(5)
     model = build_model()
     if way == "keras":
         model.compile(optimizer=keras.optimizers.RMSprop(), loss=training.LOSS, metrics=training.METRICS,
-                      jit_compile=training._jit_compile(), steps_per_execution=training.STEPS_PER_EXECUTION)
+                      jit_compile=multistep._jit_compile(), steps_per_execution=multistep.STEPS_PER_EXECUTION)
     else:
-        training.compile_model(model)
+        multistep.compile_fast(model)
     options = dict(epochs=2, verbose=0, validation_data=(images[:500], labels[:500]))
     if way == "model.fit":
         history = model.fit(images, labels, batch_size=128, **options).history
     else:
-        history = train_model(model, images, labels, **options).history
+        history = multistep.train(model, images, labels, **options).history
     runs[way] = {"weights": [w.tolist() for w in model.get_weights()], "history": history,
                  "function": getattr(model.train_function, "__qualname__", ""), "after": np.random.random(),
                  "fed": getattr(vars(model).get("_steps_feed"), "arrays", "none")}
 model.compile(optimizer="rmsprop", loss="categorical_crossentropy")  # a learner's own compile, one step a call
-training.run_steps_in_one_call(model)
-train_model(model, images[:300], labels[:300], epochs=1, verbose=0)
+multistep.run_steps_in_one_call(model)
+multistep.train(model, images[:300], labels[:300], epochs=1, verbose=0)
 print(json.dumps({"runs": runs, "grouped": grouped,
                   "recompiled": getattr(model.train_function, "__qualname__", "")}))
 """
@@ -228,7 +236,7 @@ print(json.dumps({"runs": runs, "grouped": grouped,
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
 def test_steps_in_one_call_train_exactly_as_keras(backend):
-    """Do compile_model's 32 steps in one XLA program, fed by train_model from the device or by Keras' own batches,
+    """Do compile_fast's 32 steps in one XLA program, fed by train from the device or by Keras' own batches,
     give, bit for bit, Keras' own weights and History, and leave NumPy's generator where Keras leaves it? And does
     a model compiled again with one step a call train with Keras' own function?"""
     import json
@@ -242,10 +250,10 @@ def test_steps_in_one_call_train_exactly_as_keras(backend):
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     runs, theirs = result["runs"], result["runs"]["keras"]
     assert "_train_function" not in theirs["function"] and theirs["fed"] == "none"
-    # Each epoch of our two runs: a group of 32 batches, then the epoch's rest one by one. train_model's batches were
+    # Each epoch of our two runs: a group of 32 batches, then the epoch's rest one by one. train's batches were
     # the images' numbers (gathered on the device), model.fit's the images themselves.
     assert result["grouped"] == [[True, 1], [False, 1]] * 2 + [[True, 2], [False, 2]] * 2
-    for way in ("train_model", "model.fit"):
+    for way in ("train", "model.fit"):
         ours = runs[way]
         assert "_train_function" in ours["function"], way
         assert ours["fed"] is None, way  # the device's copy of the images is let go after fit
@@ -298,11 +306,12 @@ def test_train_model_hands_keras_the_numbers_as_an_array_on_jax():
 
 
 def test_only_dense_networks_run_their_steps_in_one_call():
-    """Does compile_model give the one-call train function to lesson 03's network, and not to LeNet-5 (slower so,
+    """Does compile_fast give the one-call train function to lesson 03's network, and not to LeNet-5 (slower so,
     and its Dropout would draw other masks)?"""
     from mnist_lessons.cnn import build_cnn
+    from mnist_lessons.multistep import compile_fast
 
-    dense, lenet = compile_model(build_model()), compile_model(build_cnn())
+    dense, lenet = compile_fast(build_model()), compile_fast(build_cnn())
     assert "make_train_function" in vars(dense)
     assert "make_train_function" not in vars(lenet)
 
