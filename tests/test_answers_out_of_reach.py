@@ -18,7 +18,7 @@ import mnist_lessons
 from mnist_lessons.grading import engine, isolation
 from mnist_lessons.grading.registry import BY_NAME, EXERCISES, LESSONS
 
-from test_autograder import cell_with_id, read
+from test_autograder import cell_with_id, grade, read, submission
 
 CONFINED = isolation.bubblewrap()[0] is not None
 needs_bubblewrap = pytest.mark.skipif(not CONFINED, reason=f"no sandbox here: {isolation.bubblewrap()[1]}")
@@ -120,10 +120,7 @@ def test_the_sandbox_holds_no_answers(tmp_path):
     body = SCAN + ("\ndef preprocess_images(images):\n"
                    "    found = scan_for_answers()\n"
                    "    raise RuntimeError('FOUND: ' + (' '.join(found) or 'nothing'))\n")
-    notebook = read("02_preprocess")
-    cell_with_id(notebook, "preprocess_images")["source"] = body
-    (tmp_path / "02_preprocess.ipynb").write_text(json.dumps(notebook))
-    result = engine.grade_lesson(tmp_path / "02_preprocess.ipynb", "02_preprocess")
+    result = grade(submission(tmp_path, replace={"preprocess_images": body}), limits=engine.Limits())
     assert "FOUND: nothing" in result.functions["preprocess_images"].message
 
 
@@ -157,10 +154,8 @@ def test_a_saved_network_is_out_of_reach(tmp_path):
               "                history.epoch = list(range(epochs))\n"
               "                return history\n"
               "    raise RuntimeError('no saved network in reach')\n")
-    notebook = read("05_train")
-    cell_with_id(notebook, "train_model")["source"] = source
-    (tmp_path / "05_train.ipynb").write_text(json.dumps(notebook))
-    result = engine.grade_lesson(tmp_path / "05_train.ipynb", "05_train")
+    result = grade(submission(tmp_path, lesson="05_train", replace={"train_model": source}), lesson="05_train",
+                   limits=engine.Limits())
     assert result.points == 0 and "no saved network in reach" in result.functions["train_model"].message
 
 
@@ -225,15 +220,13 @@ def test_an_absurd_model_costs_the_grader_little_and_scores_zero(tmp_path):
               "        return config\n\n"
               "    model.get_config = claims\n"
               "    return model\n")
-    notebook = read("03_build_model")
-    cell_with_id(notebook, "build_model")["source"] = source
-    (tmp_path / "03_build_model.ipynb").write_text(json.dumps(notebook))
+    folder = submission(tmp_path, lesson="03_build_model", replace={"build_model": source})
     script = ("import json, resource, sys\n"
               "from mnist_lessons.grading import engine\n"
               "from mnist_lessons.backend import import_keras\n"
               "import_keras()\n"
               "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-              f"grade = engine.grade_lesson({str(tmp_path / '03_build_model.ipynb')!r}, '03_build_model')\n"
+              f"grade = engine.grade_lesson({str(folder / '03_build_model.ipynb')!r}, '03_build_model')\n"
               "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
               "print(json.dumps({'grew': (after - before) * 1024, 'grade': grade.as_dict()}))\n")
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
