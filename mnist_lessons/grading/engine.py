@@ -23,20 +23,21 @@ How a lesson is graded, and why:
    autograded notebook keeps the outputs of the learner's own run
    (``preprocessors.py``), so every door runs the same and costs the same.
 3. The child is forked from the submission's fork server
-   (``forkserver.py``), started with ``python -I`` in an empty folder, with a
-   scrubbed environment, inside bubblewrap (``isolation.py``): as nobody, on
-   a read-only view of only what it needs, with no network and its own PID
-   namespace. Its copy of the course package (``sandboxview.py``) holds none
-   of the course's answers, checks, hints or trained networks. The server imports Keras once for all of a student's lessons,
-   which run side by side as its children; a lesson whose child does not end
-   cleanly there is graded again in a server of its own (``_run_child``).
-   Where bubblewrap cannot run, every grade says "graded without isolation".
-   Limits, watched from here: ``FUNCTION_SECONDS`` per graded function,
-   ``CELL_SECONDS`` per cell, ``NOTEBOOK_SECONDS`` per run,
-   ``LESSON_SECONDS`` per lesson, memory, number of processes, output, and
-   bytes written to its folder (``RLIMIT_FSIZE`` per file, set before any
-   learner code). A child past one is killed with SIGKILL, with every
-   process it started, which no handler can refuse.
+   (``forkserver.py``), started with ``python -I`` in an empty folder, with
+   a scrubbed environment, inside bubblewrap (``isolation.py``): as nobody,
+   on a read-only view of only what it needs, with no network and its own
+   PID namespace. Its copy of the course package (``sandboxview.py``) holds
+   none of the course's answers, checks, hints or trained networks. The
+   server imports Keras once for all of a student's lessons, which run side
+   by side as its children; a lesson whose child does not end cleanly there
+   is graded again in a server of its own (``_run_child``). Where bubblewrap
+   cannot run, every grade says "graded without isolation". Limits, watched
+   from here: ``FUNCTION_SECONDS`` per graded function, ``CELL_SECONDS`` per
+   cell, ``NOTEBOOK_SECONDS`` per run, ``LESSON_SECONDS`` per lesson,
+   memory, number of processes, output, and bytes written to its folder
+   (``RLIMIT_FSIZE`` per file, set before any learner code). A child past
+   one is killed with SIGKILL, with every process it started, which no
+   handler can refuse.
 4. The child calls each graded function on the cases the grader wrote down
    as data (``cases.py``: the calls each check makes, made here with the
    course's own answer), and records what came back as data: JSON and
