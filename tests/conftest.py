@@ -81,6 +81,7 @@ FAST = {
     "test_instructors.py": ("test_grades_everyone_once_and_nobody_twice", "test_newer_submission_is_graded_again",
                             "test_regrade_one_student", "test_killed_run_resumes",
                             "test_dask_scheduler_runs_the_same_unit_of_work",
+                            "test_a_relative_course_folder_reaches_the_workers_as_the_drivers",
                             "test_one_students_failure_costs_that_student_alone", "test_class_summary",
                             "test_command_prints_count_notes_summary_and_reports",
                             "test_merge_keeps_penalty_notes_and_flag", "test_submission_is_taken_as_data",

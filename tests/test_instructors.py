@@ -220,6 +220,18 @@ def test_dask_scheduler_runs_the_same_unit_of_work(course, fake):
     assert {student: scores(course, student) for student in STUDENTS} == EXPECTED
 
 
+def test_a_relative_course_folder_reaches_the_workers_as_the_drivers(course, fake, monkeypatch):
+    """Is a relative --course-dir resolved on the driver, so that every worker, whatever its own folder, grades the
+    driver's course (a real cluster's workers said "FileNotFoundError nbgrader_config.py" for every student)?"""
+    distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
+    monkeypatch.chdir(course.parent)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        report = classgrading.autograde_class(Path(course.name), scheduler=client, progress=False)
+    assert sorted(report["graded"]) == list(STUDENTS)
+    assert fake.places == [(str(course.resolve()), True)] * 3
+
+
 def test_one_students_failure_costs_that_student_alone(course, fake, capsys):
     """When grading a student fails, are the others graded, that one reported NOT GRADED (exit status 1) and left
     for the next run?"""

@@ -513,7 +513,7 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
     """
     from tqdm import tqdm
 
-    course = Path(course)
+    course = Path(course).resolve()  # on the driver: a worker's own folder is not this one (issue 29)
     students = submitted_students(course, assignment)
     if only is not None:
         unknown = sorted(set(only) - set(students))
