@@ -71,11 +71,18 @@ class Stopped(Exception):
 
 
 def run_child(command, cwd):
-    """Run ``command`` in its own session as one of the driver's children; return the CompletedProcess."""
+    """Run ``command`` in its own session as one of the driver's children; return the CompletedProcess.
+
+    It dies with the process that started it (util-linux's ``setpriv --pdeathsig``, where there is one): a Dask
+    worker killed while it grades takes its nbgrader with it, and that nbgrader its sandboxes (bubblewrap's
+    ``--die-with-parent``), while the scheduler grades the student again elsewhere (issue 29).
+    """
     if _STOPPING.is_set():
         raise Stopped(signal.SIGTERM)
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=child_env(), start_new_session=True)
+    setpriv = shutil.which("setpriv") or shutil.which("setpriv", path="/usr/bin:/bin")
+    process = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command, cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+                               start_new_session=True)
     with _CHILDREN_LOCK:
         _CHILDREN.add(process)
     try:
