@@ -20,7 +20,7 @@ from mnist_lessons.checks import PASSED as PASSED_LINE
 from mnist_lessons.coursefiles import ASSIGNMENT, CLONE
 from mnist_lessons.grading import notebooks
 from mnist_lessons.grading.registry import LESSONS
-from mnist_lessons.hints import LAST_HINT, read_hints_seen
+from mnist_lessons.hints import LAST_HINT, hints_off, read_hints_seen
 
 STUB = 'raise NotImplementedError("Exercise not done yet'  # nbgrader_config.py's ClearSolutions.code_stub
 DETAIL_WIDTH = 100  # characters of a failed check's message shown beside it
@@ -149,8 +149,8 @@ def next_step(lessons):
             if exercise.status == NOT_CHECKED:
                 return f"Next: run the check cell under {exercise.name} {where}, then save."
             if exercise.status == FAILED:
-                return (f"Next: fix {exercise.name} {where}; its check cell says what to change "
-                        f'(stuck? checks.hint("{exercise.name}")).')
+                stuck = "" if hints_off(lesson.path.parent) else f' (stuck? checks.hint("{exercise.name}"))'
+                return f"Next: fix {exercise.name} {where}; its check cell says what to change{stuck}."
     total = sum(len(lesson.exercises) for lesson in lessons)
     return (f"All {total} exercises pass. To check them as the grader will: "
             "python -m pytest autograder/ from your course folder.")

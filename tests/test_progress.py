@@ -101,6 +101,10 @@ def test_next_step_is_the_first_exercise_not_passed(tmp_path):
                                      'cell says what to change (stuck? checks.hint("preprocess_images")).')
     assert f"2 of {len(BY_NAME)} exercises passed" in text
     assert "✗ preprocess_images  failed: Called preprocess_images(" in text
+    (tmp_path / hints.HINTS_OFF_FILE).touch()  # a graded release: hints are off, so the report does not offer them
+    text = progress.format_progress(tmp_path, progress.read_progress(tmp_path))
+    assert text.splitlines()[-1] == (f"Next: fix preprocess_images in {tmp_path / '02_preprocess.ipynb'}; its check "
+                                     "cell says what to change.")
 
 
 def test_everything_passed(tmp_path):
