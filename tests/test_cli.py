@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 from mnist_lessons.grading import compilecache
+from mnist_lessons.grading.forkserver import kill_all
+from mnist_lessons.grading.processes import trees
 from mnist_lessons.grading.registry import LESSONS
 
 from mnist_lessons.cli import main
@@ -287,6 +290,7 @@ def test_lab_starts_as_root_without_warnings(tmp_path):
          "--port", "0", "--IdentityProvider.token=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
+        start_new_session=True,  # its JupyterLab is its child: both are stopped together, as Ctrl+C stops them
     )
     lines = []
     try:
@@ -295,8 +299,9 @@ def test_lab_starts_as_root_without_warnings(tmp_path):
             if "is running at" in line or len(lines) > 200:
                 break
     finally:
-        run.terminate()
+        os.killpg(run.pid, signal.SIGTERM)
         run.wait(timeout=60)
+        kill_all(trees([], sessions=[run.pid]))  # JupyterLab, had SIGTERM not ended it: no server outlives the test
     log = "".join(lines)
     assert "is running at" in log, log
     assert "so JupyterLab is started with --allow-root" in log and "Running as root is not recommended" not in log
