@@ -250,8 +250,8 @@ def side_by_side(items, jobs, grade):
     if not items:
         return {}
     jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
-    order = LONGEST_FIRST
-    started = sorted(items, key=lambda lesson: order.index(lesson) if lesson in order else len(order))
+    started = sorted(items, key=lambda lesson: LONGEST_FIRST.index(lesson) if lesson in LONGEST_FIRST
+                     else len(LONGEST_FIRST))
     turns = Turns(started, jobs)
 
     def grade_in_turn(lesson):
@@ -932,7 +932,7 @@ class _Replay:
             items = [self._decode(item, ()) for item in value["v"]]
             return items if kind == "list" else tuple(items)
         if kind == "dict":
-            return {_hashable(self._decode(k, ())): self._decode(v, ()) for k, v in zip(value["k"], value["v"])}
+            return {sandbox.hashable(self._decode(k, ())): self._decode(v, ()) for k, v in zip(value["k"], value["v"])}
         if kind == "arg":
             return args[value["i"]]
         if kind == "model":
@@ -1136,10 +1136,6 @@ class Unreadable:
 
     def __repr__(self):
         return f"<{self.what}>"
-
-
-def _hashable(value):
-    return tuple(value) if isinstance(value, list) else value
 
 
 

@@ -33,6 +33,7 @@ are watched from the grader's process, output and file sizes are capped.
 """
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -177,13 +178,22 @@ def _python_mounts():
     return tuple(mounts)
 
 
+@functools.cache
+def _child_python():
+    """What a child's Python (``python -I``) finds: {"path": its module path, "package": the folders it would
+    import the course package from}, asked once."""
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", "import importlib.util, json, sys; s = importlib.util.find_spec('mnist_lessons'); "
+         "print(json.dumps({'path': sys.path, 'package': list(s.submodule_search_locations or []) if s else []}))"],
+        capture_output=True, text=True, timeout=60)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
 def _child_sys_path():
-    """The folders on the child's module path (``python -I``: the standard library, site-packages, .pth lines)."""
-    completed = subprocess.run([sys.executable, "-I", "-c", "import sys; print('\\n'.join(sys.path))"],
-                               capture_output=True, text=True, timeout=60)
+    """The folders on the child's module path (the standard library, site-packages, .pth lines)."""
     # Only the interpreter's own folders: an old-style editable install's .pth may name a whole clone,
-    # solutions/ included (the package itself is bound on its own).
-    return [line for line in completed.stdout.splitlines()
+    # solutions/ included (the sandbox has its own copy of the package: sandboxview.py).
+    return [line for line in _child_python()["path"]
             if line.startswith((sys.base_prefix, sys.prefix)) or "site-packages" in line or "dist-packages" in line]
 
 
@@ -193,12 +203,8 @@ def _installed_package():
     site-packages): the sandbox sees them empty. An editable install's folder is outside, not shown at all."""
     from mnist_lessons.grading.sandboxview import package_folder
 
-    completed = subprocess.run(
-        [sys.executable, "-I", "-c", "import importlib.util as u; s = u.find_spec('mnist_lessons'); "
-         "print('\\n'.join(s.submodule_search_locations or []) if s else '')"],
-        capture_output=True, text=True, timeout=60)
     shown = _python_mounts()[2::3]
-    found = {os.path.realpath(line) for line in completed.stdout.splitlines() if line} | {str(package_folder())}
+    found = {os.path.realpath(folder) for folder in _child_python()["package"]} | {str(package_folder())}
     return sorted(folder for folder in found
                   if os.path.isdir(folder) and any(folder.startswith(place + "/") for place in shown))
 

@@ -173,11 +173,12 @@ def _call_each(recorder, decoder, calls):
 
 def _seeded():
     """The random state every call starts from, whatever the cells before did to it."""
-    random.seed(SEED)
-    np.random.seed(SEED)
-    if "keras" in sys.modules:
+    if "keras" in sys.modules:  # set_seed seeds Python's and NumPy's generators too
         with contextlib.suppress(Exception):
             set_seed(SEED)
+            return
+    random.seed(SEED)
+    np.random.seed(SEED)
 
 
 # ---------------------------------------------------------------- running cells as Jupyter does
@@ -433,7 +434,7 @@ class Decoder:
             items = [self.decode(item) for item in value["v"]]
             return items if kind == "list" else tuple(items)
         if kind == "dict":
-            return {_hashable(self.decode(k)): self.decode(v) for k, v in zip(value["k"], value["v"])}
+            return {hashable(self.decode(k)): self.decode(v) for k, v in zip(value["k"], value["v"])}
         if kind == "path":
             folder = self.folder / value["file"]
             folder.mkdir(parents=True, exist_ok=True)
@@ -456,7 +457,8 @@ class Decoder:
         return model
 
 
-def _hashable(value):
+def hashable(value):
+    """A decoded dict key as it was: JSON has no tuples, so a key that was one came back a list."""
     return tuple(value) if isinstance(value, list) else value
 
 
