@@ -250,15 +250,17 @@ def test_a_returned_network_is_trained_apart_from_the_grader(monkeypatch):
 
 
 def test_training_apart_is_bounded_and_says_why():
-    """Is the process that trains a network apart stopped past its time, saying so; and does it give the same
-    accuracy as training here?"""
+    """Is the process that trains a network apart stopped past its time, saying so; and does the course's network
+    trained there pass the check's bar, as trained here?"""
     from mnist_lessons import checks
     from mnist_lessons.cnn import build_cnn
     from mnist_lessons.grading import apart
 
     checks._seed()
     accuracy = apart.briefly_trained_accuracy(build_cnn())
-    assert accuracy == pytest.approx(checks._reference_cnn_accuracy(), abs=0.02)
+    # One epoch is not bit for bit the same from run to run (0.80 to 0.85 for seed 0, on the AMD EPYC): the
+    # check's own band, not the reference's figure, is what a correct network must meet.
+    assert accuracy >= checks._reference_cnn_accuracy() - checks.CNN_ACCURACY_TOLERANCE
     saved = apart.SECONDS
     apart.SECONDS = 0.5
     try:
