@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lessons.grading import engine
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.exercises import LESSONS
 
 HERE = Path(__file__).resolve().parents[1]  # a clone of the repository, or a learner's copy of the course
 # The lessons beside these tests: course/mnist/ in a clone, mnist/ in the copy `mnist-lessons lab` hands out.

@@ -1,4 +1,4 @@
-"""Lesson 01, load the data: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 01, load the data: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "01_load_data"
 

@@ -1,4 +1,4 @@
-"""Lesson 02, prepare the data: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 02, prepare the data: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "02_preprocess"
 

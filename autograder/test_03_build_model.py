@@ -1,4 +1,4 @@
-"""Lesson 03, build the network: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 03, build the network: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "03_build_model"
 

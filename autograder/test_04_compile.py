@@ -1,4 +1,4 @@
-"""Lesson 04, compile the model: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 04, compile the model: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "04_compile"
 

@@ -1,4 +1,4 @@
-"""Lesson 05, train the network: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 05, train the network: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "05_train"
 

@@ -1,4 +1,4 @@
-"""Lesson 06, evaluate the network: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 06, evaluate the network: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "06_evaluate"
 

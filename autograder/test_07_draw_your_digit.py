@@ -1,4 +1,4 @@
-"""Lesson 07, draw your own digit: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 07, draw your own digit: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "07_draw_your_digit"
 

@@ -1,4 +1,4 @@
-"""Lesson 08, a convolutional network: one test per graded function (mnist_lessons/grading/registry.py lists them)."""
+"""Lesson 08, a convolutional network: one test per graded function (mnist_lessons/exercises.py lists them)."""
 
 LESSON = "08_convnet"
 

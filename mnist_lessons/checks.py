@@ -1403,10 +1403,6 @@ def _measured_accuracy(epochs, batch_size):
     return _accuracy(model, test_images, test_labels)
 
 
-# The checks whose inputs include _trained_model(): the grader trains its weights once and hands them to its child.
-NEEDS_TRAINED_WEIGHTS = ("evaluate_model", "predict_labels")
-
-
 def _save_trained_weights(path):
     """Write _trained_weights() to ``path`` (.npz), for graders to load instead of training (``_load_trained_weights``)."""
     np.savez(path, **{f"w{index}": weight for index, weight in enumerate(_trained_weights())})

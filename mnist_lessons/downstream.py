@@ -18,7 +18,7 @@ import functools
 import sys
 import weakref
 
-from mnist_lessons.grading.registry import BY_NAME
+from mnist_lessons.exercises import BY_NAME
 
 # exercise -> a reference to the learner's function that passed its check last, in this kernel. Weak where
 # it can be, so that the grader's stand-ins (which hold rebuilt models) are not kept alive after a replay.

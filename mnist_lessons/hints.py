@@ -3,7 +3,7 @@
 In a lesson, ``checks.hint("preprocess_images")`` shows the first hint (the
 idea), a second call the next one (the function to use);
 ``checks.hint(name, 3)`` or ``checks.solution(name)`` shows a solution. The
-hints themselves are in the exercise registry (``grading/registry.py``).
+hints themselves are in each exercise's record (``mnist_lessons/exercises.py``).
 
 Each hint shown is recorded in ``HINTS_SEEN_FILE``, in the kernel's working
 folder, which JupyterLab makes the notebook's own: ``mnist-lessons progress``
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from mnist_lessons.grading.notebooks import read_bounded
-from mnist_lessons.grading.registry import BY_NAME
+from mnist_lessons.exercises import BY_NAME
 
 HINTS_SEEN_FILE = ".mnist-lessons-hints.json"  # beside the learner's notebooks; a dot file, so the lab hides it
 HINTS_OFF_FILE = ".mnist-lessons-no-hints"  # beside a graded release's notebooks: hints and solutions are off
@@ -69,11 +69,11 @@ def hints_off(folder="."):
 
 def hint_text(name, tier):
     """The markdown a learner sees for one tier of one exercise's hints."""
-    hints = BY_NAME[name].hints
+    exercise = BY_NAME[name]
     if tier == 3:
         return (f"**Solution to `{name}`** (one way among others; read it, then write it in your own words):\n\n"
-                f"```python\n{hints.solution}\n```")
-    text = f"**Hint {tier} of {LAST_HINT} for `{name}`:** {getattr(hints, TIERS[tier - 1])}"
+                f"```python\n{exercise.solution}\n```")
+    text = f"**Hint {tier} of {LAST_HINT} for `{name}`:** {getattr(exercise, TIERS[tier - 1])}"
     if tier < LAST_HINT:
         return text + f'\n\n*Still stuck? `checks.hint("{name}")` again gives the next hint.*'
     return text + f'\n\n*That was the last hint. `checks.solution("{name}")` shows a solution.*'

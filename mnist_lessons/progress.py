@@ -19,7 +19,7 @@ from pathlib import Path
 from mnist_lessons.checks import PASSED as PASSED_LINE
 from mnist_lessons.coursefiles import ASSIGNMENT, CLONE
 from mnist_lessons.grading import notebooks
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.exercises import LESSONS
 from mnist_lessons.hints import LAST_HINT, hints_off, read_hints_seen
 
 STUB = 'raise NotImplementedError("Exercise not done yet'  # nbgrader_config.py's ClearSolutions.code_stub

@@ -16,7 +16,7 @@ import pytest
 
 import mnist_lessons
 from mnist_lessons.grading import engine, isolation
-from mnist_lessons.grading.registry import BY_NAME, EXERCISES, LESSONS
+from mnist_lessons.exercises import BY_NAME, EXERCISES, LESSONS
 
 from test_autograder import cell_with_id, grade, read, submission
 
@@ -89,7 +89,7 @@ def test_the_routes_reach_the_answers_outside_the_sandbox(tmp_path):
 
 # A function that walks every file the sandbox can see and raises with what it found of the course's answers.
 ANSWER_MODULES = sorted({module for exercise in EXERCISES for module, _ in
-                         [entry.split(":") for entry in exercise.answer_key]} | {"checks", "hints", "registry"})
+                         [entry.split(":") for entry in exercise.answer_key]} | {"checks", "hints", "exercises"})
 SCAN = f'''def scan_for_answers(top="/"):
     import os
     answers = {ANSWER_MODULES!r}
@@ -129,7 +129,7 @@ def test_the_scan_finds_answers_where_they_are():
     space = {}
     exec(SCAN, space)
     found = space["scan_for_answers"](str(PACKAGE.parent))
-    for expected in ("mnist_lessons/preprocess.py", "mnist_lessons/checks.py", "mnist_lessons/grading/registry.py",
+    for expected in ("mnist_lessons/preprocess.py", "mnist_lessons/checks.py", "mnist_lessons/exercises.py",
                      "solutions/mnist/02_preprocess.ipynb"):
         assert any(path.endswith(expected) for path in found), expected
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lessons.grading import engine as grading
-from mnist_lessons.grading.registry import EXERCISES, LESSONS
+from mnist_lessons.exercises import EXERCISES, LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"

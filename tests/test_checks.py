@@ -7,33 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_lessons import checks, cnn, data, drawing, evaluate, model, preprocess, training
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons import checks, cnn, data, drawing
+from mnist_lessons.exercises import BY_NAME, EXERCISES, LESSONS
 from mnist_lessons.backend import import_keras
 
 keras = import_keras()
 
 
-def load_data(path):
-    with np.load(path, allow_pickle=False) as archive:
-        return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
-
-
-REFERENCE = {
-    "load_data": load_data,
-    "describe_dataset": data.describe_dataset,
-    "preprocess_images": preprocess.preprocess_images,
-    "one_hot_labels": preprocess.one_hot_labels,
-    "build_model": model.build_model,
-    "compile_model": training.compile_model,
-    "train_model": training.train_model,
-    "evaluate_model": evaluate.evaluate_model,
-    "predict_labels": evaluate.predict_labels,
-    "compare_labels": evaluate.compare_labels,
-    "confusion_matrix": evaluate.confusion_matrix,
-    "centre_digit": drawing.centre_digit,
-    "build_cnn": cnn.build_cnn,
-}
+# Each exercise's own answer, as grading calls it in the learner's place.
+REFERENCE = {exercise.name: exercise.answer() for exercise in EXERCISES}
 
 
 def functional_model():
@@ -108,40 +90,15 @@ ALTERNATIVES = {
 }
 
 
-def uncompiled_wrong_units():
-    return keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(256, activation="relu"),
-                             keras.layers.Dense(10, activation="softmax")])
+def learner_function(name, source):
+    """The function a solution cell defines, run as a lesson's cell would: with the names a lesson's cells have."""
+    namespace = {"np": np, "Image": Image, "keras": keras, "MNIST_PATH": data.PACKAGED_PATH}
+    exec(source, namespace)  # noqa: S102 -- the course's own text
+    return namespace[name]
 
 
-def compile_with_adam(model_):
-    model_.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    return model_
-
-
-def train_without_return(model_, images, labels, epochs=10, batch_size=128):
-    model_.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
-
-
-def confusion_transposed(actual, predicted, num_classes=10):
-    return evaluate.confusion_matrix(predicted, actual, num_classes)
-
-
-# One plausible learner mistake per exercise, and words its failure message must contain.
-MISTAKES = {
-    "load_data": (lambda path: load_data(path)[::-1], ["load_data", "test"]),
-    "describe_dataset": (lambda images, labels: {"num_images": len(images)}, ["describe_dataset", "image_shape"]),
-    "preprocess_images": (lambda images: images.astype("float32") / 255, ["(3, 784)", "flatten"]),
-    "one_hot_labels": (lambda labels, num_classes=10: np.asarray(labels, dtype="float32"), ["one_hot_labels", "(10, 10)"]),
-    "build_model": (uncompiled_wrong_units, ["build_model", "512"]),
-    "compile_model": (compile_with_adam, ["compile_model", "RMSprop"]),
-    "train_model": (train_without_return, ["train_model", "History"]),
-    "evaluate_model": (lambda m, x, y: tuple(m.evaluate(x, y, verbose=0))[::-1], ["evaluate_model", "swapped"]),
-    "predict_labels": (lambda m, x: m.predict(x, verbose=0), ["predict_labels", "argmax"]),
-    "compare_labels": (lambda p, a, n=10: [(int(y), int(x)) for x, y in zip(p[:n], a[:n])], ["compare_labels", "predicted first"]),
-    "confusion_matrix": (confusion_transposed, ["confusion_matrix", "expected"]),
-    "centre_digit": (centre_stretched, ["centre_digit", "(14, 14)"]),
-    "build_cnn": (lambda: lenet(relu=False), ["build_cnn", "relu", "linear function"]),
-}
+# Every typical mistake of every exercise's record (tests/test_wrong_answers.py runs them in the lessons' kernels).
+MISTAKES = [(exercise.name, mistake) for exercise in EXERCISES for mistake in exercise.mistakes]
 
 
 def all_names():
@@ -149,10 +106,10 @@ def all_names():
 
 
 def test_every_exercise_has_a_check():
-    """Does every graded function of the lessons have its check_<name>, and this file a reference for it?"""
-    assert sorted(all_names()) == sorted(REFERENCE) == sorted(MISTAKES)
+    """Does every graded function of the lessons have its check_<name>, an answer and a typical mistake?"""
+    assert sorted(all_names()) == sorted(REFERENCE) == sorted({name for name, _ in MISTAKES})
     for name in all_names():
-        assert callable(getattr(checks, f"check_{name}"))
+        assert callable(BY_NAME[name].check) and callable(REFERENCE[name])
 
 
 @pytest.mark.parametrize("hidden", [False, True], ids=["visible", "hidden"])
@@ -175,16 +132,14 @@ def test_other_correct_ways_pass(name, capfd):
     assert capfd.readouterr().err == ""
 
 
-@pytest.mark.parametrize("name", all_names())
-def test_mistake_fails_and_says_why(name, capfd):
-    """Does a typical mistake fail with an AssertionError that says what was called and what was expected?"""
-    wrong, words = MISTAKES[name]
+@pytest.mark.parametrize("name, mistake", MISTAKES, ids=[f"{name}-{mistake.what}" for name, mistake in MISTAKES])
+def test_mistake_fails_and_says_why(name, mistake, capfd):
+    """Does each typical mistake of the records fail its check, saying what was called, what was expected and its hint?"""
     with pytest.raises(AssertionError) as failure:
-        getattr(checks, f"check_{name}")(wrong)
-    message = str(failure.value)
-    assert message.startswith("Called ") and "expected" in message.lower()
-    for word in words:
-        assert word in message, f"{word!r} not in: {message}"
+        BY_NAME[name].check(learner_function(name, mistake.source))
+    message = " ".join(str(failure.value).split())
+    assert message.startswith(f"Called {name}(") and "expected" in message.lower(), message
+    assert " ".join(mistake.says.split()) in message, f"{mistake.says!r} not in: {message}"
     assert "✓" not in capfd.readouterr().out
 
 
@@ -554,10 +509,8 @@ def centre_by_transitions(ink):
 
 def lesson_solution(name):
     """The solution the lesson's "Stuck?" line shows, run as a learner's cell would."""
-    from mnist_lessons.grading.registry import HINTS
-
     namespace = {"np": np, "Image": Image, "keras": keras}
-    exec(HINTS[name].solution, namespace)  # noqa: S102 -- the course's own text
+    exec(BY_NAME[name].solution, namespace)  # noqa: S102 -- the course's own text
     return namespace[name]
 
 

@@ -13,7 +13,7 @@ import pytest
 from mnist_lessons.grading import compilecache
 from mnist_lessons.grading.forkserver import kill_all
 from mnist_lessons.grading.processes import trees
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.exercises import LESSONS
 
 from mnist_lessons.cli import main
 

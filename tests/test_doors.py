@@ -15,7 +15,7 @@ import pytest
 
 from mnist_lessons.grading import classgrading, engine
 from mnist_lessons.grading.marksubmittedoutput import NOTE
-from mnist_lessons.grading.registry import BY_NAME, LESSONS
+from mnist_lessons.exercises import BY_NAME, LESSONS
 
 import corpus
 

@@ -9,7 +9,7 @@ import pytest
 
 from mnist_lessons import checks, hints
 from mnist_lessons.grading.clearhints import ClearHints
-from mnist_lessons.grading.registry import BY_NAME, EXERCISES, HINTS, LESSONS
+from mnist_lessons.exercises import BY_NAME, EXERCISES, LESSONS
 
 from test_notebooks import generate_release
 
@@ -33,11 +33,10 @@ def shown(capsys):
 
 
 def test_every_exercise_has_three_tiers():
-    """Does every exercise of the registry have an idea, an API hint and a solution, and nothing else have hints?"""
-    assert set(HINTS) == set(BY_NAME)
+    """Does every exercise's record have an idea, an API hint and a solution that defines the exercise's function?"""
     for exercise in EXERCISES:
-        assert exercise.hints.idea and exercise.hints.api and exercise.hints.solution, exercise.name
-        assert exercise.hints.solution.startswith(f"def {exercise.name}("), exercise.name
+        assert exercise.idea and exercise.api and exercise.solution, exercise.name
+        assert exercise.solution.startswith(f"def {exercise.name}("), exercise.name
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -47,7 +46,7 @@ def test_solution_tier_is_the_solution_cell(lesson):
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
-            assert MARKERS.sub("", cell.source + "\n").rstrip("\n") == HINTS[meta["grade_id"]].solution
+            assert MARKERS.sub("", cell.source + "\n").rstrip("\n") == BY_NAME[meta["grade_id"]].solution
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -68,7 +67,7 @@ def test_each_exercise_says_how_to_ask_for_a_hint(lesson):
 
 def test_hints_come_one_tier_at_a_time(learner_folder, capsys):
     """Does each call show the next tier only, stop at the last hint, and leave the solution to solution()?"""
-    tiers = BY_NAME["preprocess_images"].hints
+    tiers = BY_NAME["preprocess_images"]
     checks.hint("preprocess_images")
     first = shown(capsys)
     assert tiers.idea in first and tiers.api not in first and tiers.solution not in first
@@ -80,7 +79,7 @@ def test_hints_come_one_tier_at_a_time(learner_folder, capsys):
     checks.solution("preprocess_images")
     assert tiers.solution in shown(capsys)
     checks.hint("one_hot_labels", 2)
-    assert BY_NAME["one_hot_labels"].hints.api in shown(capsys)
+    assert BY_NAME["one_hot_labels"].api in shown(capsys)
 
 
 def test_wrong_name_or_tier_says_so_in_one_line(learner_folder, capsys):
@@ -104,7 +103,7 @@ def test_hints_seen_are_recorded_and_resume(learner_folder, monkeypatch, capsys)
     monkeypatch.setattr(hints, "_shown", {})  # the kernel restarted
     shown(capsys)
     checks.hint("confusion_matrix")
-    assert BY_NAME["confusion_matrix"].hints.api in shown(capsys)
+    assert BY_NAME["confusion_matrix"].api in shown(capsys)
     assert hints.read_hints_seen(learner_folder)["confusion_matrix"] == 2
 
 
@@ -112,7 +111,7 @@ def test_unwritable_or_broken_record_never_stops_a_hint(learner_folder, monkeypa
     """Where the record cannot be written, or holds rubbish, is the hint still shown?"""
     (learner_folder / hints.HINTS_SEEN_FILE).write_text("{not json")
     checks.hint("build_model")
-    assert BY_NAME["build_model"].hints.idea in shown(capsys)
+    assert BY_NAME["build_model"].idea in shown(capsys)
     assert hints.read_hints_seen(learner_folder) == {"build_model": 1}, "rubbish is replaced by a good record"
 
     def refuse(*args, **kwargs):
@@ -120,7 +119,7 @@ def test_unwritable_or_broken_record_never_stops_a_hint(learner_folder, monkeypa
 
     monkeypatch.setattr(hints.tempfile, "mkstemp", refuse)
     checks.hint("compile_model")
-    assert BY_NAME["compile_model"].hints.idea in shown(capsys)
+    assert BY_NAME["compile_model"].idea in shown(capsys)
     (learner_folder / hints.HINTS_SEEN_FILE).write_text(json.dumps({"hints_seen": {"build_model": "x", "nope": 2}}))
     assert hints.read_hints_seen(learner_folder) == {}
 
@@ -129,7 +128,7 @@ def test_grader_runs_record_nothing(learner_folder, monkeypatch, capsys):
     """Does a hint() left in a notebook that nbgrader runs leave no record (the grader is not the learner)?"""
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     checks.hint("train_model")
-    assert BY_NAME["train_model"].hints.idea in shown(capsys)
+    assert BY_NAME["train_model"].idea in shown(capsys)
     assert not (learner_folder / hints.HINTS_SEEN_FILE).exists()
 
 
@@ -137,7 +136,7 @@ def test_hints_are_off_in_a_graded_release(learner_folder, capsys):
     """Beside a graded release's notebooks (its hints-off file), do hint() and solution() say hints are off, show no
     hint or solution, and record nothing?"""
     (learner_folder / hints.HINTS_OFF_FILE).write_text("off")
-    tiers = BY_NAME["build_model"].hints
+    tiers = BY_NAME["build_model"]
     for ask in (lambda: checks.hint("build_model"), lambda: checks.hint("build_model", 2),
                 lambda: checks.solution("build_model")):
         ask()

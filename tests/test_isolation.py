@@ -24,7 +24,7 @@ import pytest
 
 import mnist_lessons
 from mnist_lessons.grading import engine, isolation
-from mnist_lessons.grading.registry import HINTS
+from mnist_lessons.exercises import BY_NAME
 
 from test_autograder import FIND_CHANNEL, GOOD_ONE_HOT, SOLUTIONS, assert_zero_and_rest_graded, grade, submission
 
@@ -291,7 +291,7 @@ def test_a_whole_submission_has_a_time_limit(tmp_path):
     folder = submission(tmp_path, replace={"preprocess_images": "import time\ntime.sleep(30)\n" + GOOD_PREPROCESS})
     # Both lessons hang, so that whichever the engine starts first runs past the end (it starts the longest first).
     submission(tmp_path, lesson="01_load_data",
-               replace={"load_data": "import time\ntime.sleep(30)\n" + HINTS["load_data"].solution})
+               replace={"load_data": "import time\ntime.sleep(30)\n" + BY_NAME["load_data"].solution})
     limits = engine.Limits(function_seconds=4, notebook_seconds=60, submission_seconds=3)
     started = time.monotonic()
     result = engine.grade_submission(folder, ["02_preprocess", "01_load_data"], limits=limits, jobs=1)

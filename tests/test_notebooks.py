@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from mnist_lessons.checks import HIDDEN_PASSED, PASSED
-from mnist_lessons.grading.registry import BY_NAME, LESSONS
+from mnist_lessons.exercises import BY_NAME, LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions" / "mnist"

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_lessons import cli, hints, progress
 from mnist_lessons.checks import PASSED
-from mnist_lessons.grading.registry import BY_NAME, LESSONS
+from mnist_lessons.exercises import BY_NAME, LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = '# YOUR CODE HERE\nraise NotImplementedError("Exercise not done yet: replace this line with your code")'

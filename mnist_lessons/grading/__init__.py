@@ -1,6 +1,5 @@
 """The grading side: one engine behind every door (``pytest autograder/``, nbgrader, the check cell's verdict).
 
-- ``registry``         the graded exercises: names, lessons, points, answer keys
 - ``notebooks``        a submitted notebook read as data and repaired by one rule
 - ``cases``            the calls each check makes, written down as data for the sandbox
 - ``engine``           runs a notebook in the sandbox and decides each verdict
@@ -20,6 +19,6 @@
 - ``lms``              an LMS's submission download taken in by nbgrader's zip_collect, with its times
 
 Nothing here is imported by ``import mnist_lessons``; the lessons' check
-cells use ``mnist_lessons.checks``, which takes only ``registry`` (and, for
-the hints record, ``notebooks.read_bounded``) from here.
+cells use ``mnist_lessons.checks``, which takes only ``notebooks.read_bounded`` (for the
+hints record) from here; the exercises themselves are ``mnist_lessons.exercises``.
 """

@@ -51,19 +51,18 @@ import threading
 from pathlib import Path
 
 from mnist_lessons.environment import child_env
+from mnist_lessons.exercises import COMPILING
 from mnist_lessons.grading import isolation
 
 FOLDER_VARIABLE = "MNIST_LESSONS_XLA_CACHE"  # where the cache is kept ("none": no cache)
 READY_FILE = "warmed"  # written once the trusted warm-up has run here, naming the checks it ran
 WARMUP_SECONDS = 900  # the checks on the course's answers and the cases: about a minute on 2 cores
-WARMED_CHECKS = ("build_model", "compile_model", "train_model", "evaluate_model", "predict_labels",
-                 "build_cnn")  # the checks that compile
 TRAINED_WEIGHTS_FILE = "trained_weights.npz"  # the checks' briefly trained network, saved by the warm-up
 PROGRAMS = "programs"  # the folder of compiled programs in the cache folder: all a sandbox sees of it
 NEVER_WRITE_SECONDS = 1e9  # a compilation this slow is never stored: reads only, for the grader's own process
 # What READY_FILE says, with a digest of the course's code and lessons (ready_text): a cache warmed by other
 # checks, another compile_model or other lessons (an older version) is warmed again.
-READY_TEXT = (f"the checks of {', '.join(WARMED_CHECKS)} ran on the course's answers with this cache, and saved "
+READY_TEXT = (f"the checks of {', '.join(COMPILING)} ran on the course's answers with this cache, and saved "
               f"{TRAINED_WEIGHTS_FILE}; then the answers on every exercise's cases, as a grading child calls them, "
               "and saved the cases\n")
 _LOCK = threading.Lock()  # lessons graded side by side wait for one warm-up
@@ -239,7 +238,7 @@ def main():
     from mnist_lessons import checks
     from mnist_lessons.grading.cases import answer
 
-    for name in WARMED_CHECKS:
+    for name in COMPILING:
         for hidden in (False, True):
             with checks._quiet():
                 getattr(checks, f"check_{name}")(answer(name), hidden=hidden)
@@ -247,14 +246,14 @@ def main():
         checks._save_trained_weights(Path(sys.argv[1]) / TRAINED_WEIGHTS_FILE)
     _warm_cases()
     from mnist_lessons.grading import cases
-    from mnist_lessons.grading.registry import BY_NAME
+    from mnist_lessons.exercises import BY_NAME
 
     cases.save(sys.argv[1], BY_NAME)  # beside the programs, out of the sandbox's sight: graders read them
 
 
 def _warm_cases():
     """Each exercise's cases, rebuilt from data as the child rebuilds them, and its solution (the lessons' own,
-    as a learner writes it: ``registry.HINTS``) called on them as the child calls a learner's function."""
+    as a learner writes it: its record's ``solution``) called on them as the child calls a learner's function."""
     import numpy as np
     from PIL import Image
 
@@ -262,14 +261,14 @@ def _warm_cases():
     from mnist_lessons.backend import import_keras
     from mnist_lessons.grading import sandbox
     from mnist_lessons.grading.cases import cases_for
-    from mnist_lessons.grading.registry import EXERCISES
+    from mnist_lessons.exercises import EXERCISES
 
     with tempfile.TemporaryDirectory() as folder:
         for exercise in EXERCISES:
             made, blobs = cases_for([exercise.name])
             decoder = sandbox.Decoder(blobs, Path(folder) / exercise.name)
             namespace = {"np": np, "keras": import_keras(), "Image": Image, "MNIST_PATH": None}
-            exec(exercise.hints.solution, namespace)  # trusted: the course's own solution, in the warm-up
+            exec(exercise.solution, namespace)  # trusted: the course's own solution, in the warm-up
             for call in made[exercise.name]["visible"] + made[exercise.name]["hidden"]:
                 args = [decoder.decode(value) for value in call["args"]]
                 kwargs = {key: decoder.decode(value) for key, value in call["kwargs"].items()}

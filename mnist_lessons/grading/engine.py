@@ -84,7 +84,7 @@ from mnist_lessons.grading import apart
 from mnist_lessons.grading import cases as exercise_cases
 from mnist_lessons.grading import channel, compilecache, forkserver, notebooks, sandbox, sandboxview
 from mnist_lessons.grading.processes import resident_bytes
-from mnist_lessons.grading.registry import BY_NAME, LESSONS
+from mnist_lessons.exercises import BY_NAME, LESSONS, ON_TRAINED_NETWORK
 
 FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
 CELL_SECONDS = 120.0  # one cell, as nbgrader_config.py's c.Execute.timeout: lesson 06's set-up trains briefly
@@ -675,7 +675,7 @@ def _cases(functions, cache):
     from mnist_lessons import checks
 
     saved = compilecache.trained_weights(cache)
-    if saved is not None and set(checks.NEEDS_TRAINED_WEIGHTS) & set(functions) and saved not in _WEIGHTS_LOADED:
+    if saved is not None and set(ON_TRAINED_NETWORK) & set(functions) and saved not in _WEIGHTS_LOADED:
         with exercise_cases.CHECKS_LOCK:
             checks._load_trained_weights(saved)
             _WEIGHTS_LOADED.add(saved)

@@ -54,7 +54,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 from mnist_lessons.checks import HIDDEN_PASSED, PASSED, verdict_lines
 from mnist_lessons.grading import notebooks
-from mnist_lessons.grading.registry import BY_NAME, LESSONS
+from mnist_lessons.exercises import BY_NAME, LESSONS
 
 
 def __getattr__(name):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lessons.checks import HIDDEN_PASSED, PASSED
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.exercises import LESSONS
 
 RUN_SECONDS = 300  # every cell of a lesson, lesson 05's full training run included
 ERROR_OR_STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
