@@ -14,6 +14,7 @@ nbgrader's export.
 
 import copy
 import csv
+import hashlib
 import json
 import shutil
 import signal
@@ -27,7 +28,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 import gradebooks
-from mnist_lessons.grading import classgrading, processes
+from mnist_lessons.grading import classgrading, processes, workunit
 from mnist_lessons.grading.classgrading import ASSIGNMENT, nbgrader
 from mnist_lessons.grading.preprocessors import NOTES_KEY, missing_note
 
@@ -45,17 +46,39 @@ def scores(course, student):
 
 
 def small_course(folder, gradebook, students=STUDENTS):
-    """A course directory in milliseconds: nbgrader_config.py, a copy of ``gradebook`` (the assignment), a submitted/
+    """A course directory in milliseconds: nbgrader_config.py, a copy of ``gradebook`` (the assignment), its lessons as
+    source and release, a submitted/
     folder per student, each with a timestamp.txt but cyd's (a submission copied in by hand, not `nbgrader collect`)."""
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", folder)
     shutil.copy(gradebook, folder / "gradebook.db")
+    for release in ("solutions", "course"):  # the source and release the bundle carries
+        (folder / release / ASSIGNMENT).mkdir(parents=True)
+        for lesson in gradebooks.LESSONS:
+            shutil.copy(SOLUTIONS / f"{lesson}.ipynb", folder / release / ASSIGNMENT)
     for student in students:
         submitted = folder / "submitted" / student / ASSIGNMENT
         submitted.mkdir(parents=True)
         if student != "cyd":
             (submitted / "timestamp.txt").write_text(ON_TIME)
     return folder
+
+
+def fake_result(submission, points, notes=()):
+    """What grade_one_student returns for ``submission`` when its checks score ``points`` ({check id: points})."""
+    assignment = submission.assignment
+    grades = {lesson: {f"check_{name}": {"auto_score": points[f"check_{name}"], "max_score": 2} for name in names}
+              for lesson, names in gradebooks.LESSONS.items()}
+    verdicts = {lesson: {name: {"passed": points[f"check_{name}"] == 2,
+                                "message": f"Called {name}(...): not what its check expected."}
+                         for name in names} for lesson, names in gradebooks.LESSONS.items()}
+    return {"student": submission.student, "assignment": assignment, "notes": list(notes),
+            "grades": grades, "penalties": {}, "comments": {}, "flagged": [],
+            "files": {f"{lesson}.ipynb": json.dumps({"cells": [], "metadata": {NOTES_KEY: {"verdicts": verdict}},
+                                                     "nbformat": 4, "nbformat_minor": 5}).encode()
+                      for lesson, verdict in verdicts.items()},
+            # nbgrader reads the time from timestamp.txt
+            "timestamp": workunit.submission_time(submission.timestamp), "error": None, "seconds": 0.0}
 
 
 class FakeGrading:
@@ -66,31 +89,19 @@ class FakeGrading:
         self.notes = {}  # student -> the notes grading them gives
         self.fail = {}  # student -> the exception grading them raises
         self.calls = []  # the students graded, in order
-        self.places = []  # (course as given, on a Dask worker?) of each call
+        self.places = []  # (SHA-256 of the course bundle given, on a Dask worker?) of each call
 
-    def __call__(self, course, student, assignment=ASSIGNMENT):
+    def __call__(self, course_bundle, submission):
         distributed = sys.modules.get("distributed")
         try:
             on_dask = distributed is not None and distributed.get_worker() is not None
         except ValueError:  # not in a worker
             on_dask = False
-        self.calls.append(student)
-        self.places.append((course, on_dask))
-        if student in self.fail:
-            raise self.fail[student]
-        points = self.scores[student]
-        grades = {lesson: {f"check_{name}": {"auto_score": points[f"check_{name}"], "max_score": 2} for name in names}
-                  for lesson, names in gradebooks.LESSONS.items()}
-        verdicts = {lesson: {name: {"passed": points[f"check_{name}"] == 2,
-                                    "message": f"Called {name}(...): not what its check expected."}
-                             for name in names} for lesson, names in gradebooks.LESSONS.items()}
-        stamp = classgrading.submitted_timestamp(course, student, assignment)  # nbgrader reads timestamp.txt
-        return {"student": student, "assignment": assignment, "notes": list(self.notes.get(student, [])),
-                "grades": grades, "penalties": {}, "comments": {}, "flagged": [],
-                "files": {f"{lesson}.ipynb": json.dumps({"cells": [], "metadata": {NOTES_KEY: {"verdicts": verdict}},
-                                                         "nbformat": 4, "nbformat_minor": 5}).encode()
-                          for lesson, verdict in verdicts.items()},
-                "timestamp": stamp.isoformat() if stamp else None, "error": None, "seconds": 0.0}
+        self.calls.append(submission.student)
+        self.places.append((hashlib.sha256(course_bundle).hexdigest(), on_dask))
+        if submission.student in self.fail:
+            raise self.fail[submission.student]
+        return fake_result(submission, self.scores[submission.student], self.notes.get(submission.student, []))
 
 
 @pytest.fixture
@@ -208,20 +219,29 @@ def test_killed_run_resumes(course, fake, monkeypatch, point):
     assert sorted(path.name for path in course.glob("autograded/*/*")) == [ASSIGNMENT] * 3  # no staging left
 
 
+def _bundled_config(course):
+    """SHA-256 of the course bundle autograde-class packs, and the nbgrader_config.py it carries."""
+    bundle = workunit.pack_course(course, ASSIGNMENT)
+    with tempfile.TemporaryDirectory() as folder:
+        workunit.unpack_course(bundle, folder)
+        return (Path(folder) / "nbgrader_config.py").read_bytes()
+
+
 def test_dask_scheduler_runs_the_same_unit_of_work(course, fake):
     """Given a Dask client, does autograde-class run each student's unit of work on the cluster's workers, given the
-    course's path, and merge the same grades?"""
+    course as one bundle of bytes (no path), and merge the same grades?"""
     distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         report = classgrading.autograde_class(course, scheduler=client, progress=False)
     assert sorted(report["graded"]) == list(STUDENTS)
-    assert fake.places == [(str(course), True)] * 3
+    assert len(fake.places) == 3 and len(set(fake.places)) == 1 and fake.places[0][1] is True  # one bundle, on Dask
+    assert _bundled_config(course) == (course / "nbgrader_config.py").read_bytes()
     assert {student: scores(course, student) for student in STUDENTS} == EXPECTED
 
 
 def test_a_relative_course_folder_reaches_the_workers_as_the_drivers(course, fake, monkeypatch):
-    """Is a relative --course-dir resolved on the driver, so that every worker, whatever its own folder, grades the
+    """Is a relative --course-dir read on the driver, so that every worker, whatever its own folder, grades the
     driver's course (a real cluster's workers said "FileNotFoundError nbgrader_config.py" for every student)?"""
     distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
     monkeypatch.chdir(course.parent)
@@ -229,7 +249,8 @@ def test_a_relative_course_folder_reaches_the_workers_as_the_drivers(course, fak
             distributed.Client(cluster) as client:
         report = classgrading.autograde_class(Path(course.name), scheduler=client, progress=False)
     assert sorted(report["graded"]) == list(STUDENTS)
-    assert fake.places == [(str(course.resolve()), True)] * 3
+    assert [on_dask for _, on_dask in fake.places] == [True] * 3
+    assert {student: scores(course, student) for student in STUDENTS} == EXPECTED
 
 
 def test_one_students_failure_costs_that_student_alone(course, fake, capsys):
@@ -289,7 +310,7 @@ def test_command_prints_count_notes_summary_and_reports(course, fake, capsys):
 def test_merge_keeps_penalty_notes_and_flag(course, fake):
     """Does merging a student's result keep nbgrader's late penalty, the notes as comments and the flag, so that the
     LMS export counts the penalty, and does a regrade leave a flag set?"""
-    result = fake(course, "bob")
+    result = fake_result(workunit.pack_submission(course, "bob", ASSIGNMENT, []), gradebooks.SCORES["bob"])
     notes = f"**Notes from the grader**\n\n- {EDITED}"
     result.update(penalties={"01_load_data": 0.0, "02_preprocess": 2.0}, flagged=["02_preprocess"],
                   comments={"02_preprocess": {"one_hot_labels": notes}})
@@ -306,21 +327,40 @@ def test_merge_keeps_penalty_notes_and_flag(course, fake):
         assert not gradebook.find_submission_notebook("01_load_data", ASSIGNMENT, "bob").flagged
 
 
-def test_submission_is_taken_as_data(tmp_path):
-    """Does the scratch course get the submission's lesson notebooks and timestamp.txt byte for byte, nothing else, and
-    a note for a lesson that is missing?"""
-    release, submitted, target = tmp_path / "release", tmp_path / "submitted", tmp_path / "scratch"
-    release.mkdir()
-    submitted.mkdir()
-    for lesson in gradebooks.LESSONS:
-        shutil.copy(SOLUTIONS / f"{lesson}.ipynb", release)
+def test_submission_is_taken_as_data(course):
+    """Does a submission travel as data: its lesson notebooks, timestamp.txt and submission_secret.txt byte for byte,
+    nothing else, a note for a lesson that is missing, and the same digest for the same bytes?"""
+    submitted, target = course / "submitted" / "ada" / ASSIGNMENT, course.parent / "scratch"
     shutil.copy(SOLUTIONS / "01_load_data.ipynb", submitted)  # 02_preprocess.ipynb not handed in
-    (submitted / "timestamp.txt").write_text(ON_TIME)
+    (submitted / "submission_secret.txt").write_text("ab" * 64)  # nbgrader submit's; release_feedback needs it
     (submitted / "helper.py").write_text("print('not a lesson')")
-    assert classgrading._take_submission(submitted, target, release) == [missing_note("02_preprocess")]
-    assert sorted(path.name for path in target.iterdir()) == ["01_load_data.ipynb", "timestamp.txt"]
+    names = workunit.release_names(course, ASSIGNMENT)
+    submission = workunit.pack_submission(course, "ada", ASSIGNMENT, names)
+    release = course / "course" / ASSIGNMENT
+    assert workunit.unpack_submission(submission, target, release) == [missing_note("02_preprocess")]
+    assert sorted(path.name for path in target.iterdir()) == ["01_load_data.ipynb", "submission_secret.txt",
+                                                            "timestamp.txt"]
     assert (target / "01_load_data.ipynb").read_bytes() == (SOLUTIONS / "01_load_data.ipynb").read_bytes()
     assert (target / "timestamp.txt").read_text() == ON_TIME
+    assert (target / "submission_secret.txt").read_text() == "ab" * 64
+    assert submission.key == ("ada", ASSIGNMENT, "2027-01-01T00:00:00", submission.digest)
+    assert workunit.pack_submission(course, "ada", ASSIGNMENT, names).digest == submission.digest
+    (submitted / "01_load_data.ipynb").write_text("{}")
+    assert workunit.pack_submission(course, "ada", ASSIGNMENT, names).digest != submission.digest
+
+
+def test_the_bundle_carries_what_nbgrader_needs_and_no_submission(course):
+    """Does the course bundle hold nbgrader_config.py, the source and release and a gradebook, and nothing of
+    submitted/?"""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(workunit.pack_course(course, ASSIGNMENT))) as tar:
+        names = sorted(tar.getnames())
+    lessons = [f"{folder}/{ASSIGNMENT}/{lesson}.ipynb" for folder in ("course", "solutions")
+               for lesson in gradebooks.LESSONS]
+    assert names == sorted(["course", f"course/{ASSIGNMENT}", "gradebook.db", "nbgrader_config.py", "solutions",
+                            f"solutions/{ASSIGNMENT}", *lessons])
 
 
 def test_engine_notes_name_their_notebook(tmp_path):
@@ -400,7 +440,8 @@ def _kill_a_run(course):
 def test_late_broken_and_tamperer_through_both_doors(tmp_path):
     """A late student, a broken notebook and edited and duplicated check cells, through plain nbgrader and
     autograde-class: are the late penalty, the notes (gradebook, flag, feedback), the export's columns and the report's
-    counts right, the hidden tests kept from the feedback and the submissions unchanged; does a killed run leave
+    counts right, the hidden tests kept from the feedback, submission_secret.txt in autograded/ for release_feedback
+    and the submissions unchanged; does a killed run leave
     nothing running, and a finished one leave every student graded, for the next run to skip?"""
     from mnist_lessons.grading import isolation
 
@@ -417,6 +458,8 @@ def test_late_broken_and_tamperer_through_both_doors(tmp_path):
     for student in students:
         when = "03:00:00" if student == "late" else "00:00:00"
         (built / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(f"2027-01-01 {when}.000000 UTC")
+    # nbgrader submit's secret, which release_feedback reads from autograded/ (it crashed after autograde-class)
+    (built / "submitted" / "late" / ASSIGNMENT / "submission_secret.txt").write_text("5e" * 64)
     shutil.copytree(built, tmp_path / "class")
     for door in ("plain", "class"):
         course = tmp_path / door
@@ -466,6 +509,7 @@ def test_late_broken_and_tamperer_through_both_doors(tmp_path):
         assert "Late submission penalty" in feedback["late"]
         for page in feedback.values():
             assert "HIDDEN TESTS" not in page and "hidden=True" not in page
+        assert (course / "autograded" / "late" / ASSIGNMENT / "submission_secret.txt").read_text() == "5e" * 64
         for student, folder in students.items():  # the submitted files themselves are never changed
             submitted = course / "submitted" / student / ASSIGNMENT / "02_preprocess.ipynb"
             assert submitted.read_bytes() == (folder / "02_preprocess.ipynb").read_bytes(), (door, student)

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from mnist_lessons.coursefiles import ASSIGNMENT, nbgrader_config_path, solutions_dir
 from mnist_lessons.environment import child_env, use_own_scripts
-from mnist_lessons.grading import engine, notebooks
+from mnist_lessons.grading import engine, workunit
 from mnist_lessons.grading.processes import live_processes, proc_stat, trees
-from mnist_lessons.grading.preprocessors import NOTES_KEY, missing_note
+from mnist_lessons.grading.preprocessors import NOTES_KEY
 from mnist_lessons.grading.registry import LESSONS
 
 
@@ -289,20 +289,23 @@ def autograde_reference_submission_stock(lessons=None):
 # ---------------------------------------------------------------- grading a class in parallel
 #
 # nbgrader autogrades one submission at a time, in one process that holds the
-# gradebook. `autograde_class` grades many at once: each student is a unit of
-# work, `grade_student`, that autogrades the student with the real `nbgrader
-# autograde` in a private scratch copy of the course (its own snapshot of the
-# gradebook), and returns plain data: the grades and the autograded files.
-# Only the driver writes to the course, one student at a time: first the
-# autograded files (into a temporary folder, then renamed into place), then the
-# grades, in one gradebook transaction. A run killed midway leaves every
-# student either graded completely or not at all as far as `is_graded` is
-# concerned, and running it again grades only those left. Because the unit of
-# work takes paths and returns data, it runs as well on a Dask cluster
-# (`scheduler=`), given a file system that the workers share with the course.
+# gradebook. `autograde_class` grades many at once. The driver packs the
+# course once and each submission as it is sent (grading/workunit.py); the
+# unit of work, `grade_student`, unpacks both into a private scratch course,
+# autogrades the student there with the real `nbgrader autograde`, and
+# returns plain data: the grades and the autograded files. The same unit runs
+# in the driver's threads or on a Dask cluster (`scheduler=`), whose workers
+# need this package and bubblewrap, and no file system in common with the
+# driver. Only the driver writes to the course, one student at a time, once
+# per submission (workunit.Ledger): first the autograded files (into a
+# temporary folder, then renamed into place), then the grades, in one
+# gradebook transaction. A run killed midway leaves every student either
+# graded completely or not at all as far as `is_graded` is concerned, and
+# running it again grades only those left.
 
 GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission; about 20 s on 2 cores
 CHILD_SECONDS = GRADE_SECONDS + 600  # a backstop for one nbgrader command: the engine's deadline, then its replays
+IN_FLIGHT_PER_THREAD = 2  # submissions sent to a cluster per worker thread: one grading, one queued behind it
 
 
 def submitted_students(course, assignment=ASSIGNMENT):
@@ -310,44 +313,36 @@ def submitted_students(course, assignment=ASSIGNMENT):
     return sorted(path.parent.name for path in Path(course).glob(f"submitted/*/{assignment}") if path.is_dir())
 
 
-def grade_student(course, student, assignment=ASSIGNMENT):
+def grade_student(course_bundle, submission):
     """``grade_one_student``, whose every failure is that student's alone: an error in the result, never a raise."""
     try:
-        return grade_one_student(course, student, assignment)
+        return grade_one_student(course_bundle, submission)
     except Exception as err:  # noqa: BLE001 -- one student never stops the class
-        return {"student": student, "assignment": assignment, "notes": [], "grades": {}, "files": {},
-                "timestamp": None, "seconds": 0.0,
+        return {"student": submission.student, "assignment": submission.assignment, "notes": [], "grades": {},
+                "files": {}, "timestamp": None, "seconds": 0.0,
                 "error": f"grading failed ({type(err).__name__}: {str(err).strip()[:300]})"}
 
 
-def grade_one_student(course, student, assignment=ASSIGNMENT):
-    """Autograde one student's submission in a scratch copy of the course; return the grades and files as data.
+def grade_one_student(course_bundle, submission):
+    """Autograde one submission (workunit.Submission) in a scratch course unpacked from ``course_bundle``
+    (workunit.pack_course); return the grades and the autograded files as data.
 
-    The student's submitted files are never changed, and only the lesson
-    notebooks (and nbgrader's timestamp.txt) are taken from the submission. A
-    notebook the grader cannot read (notebooks.read_notebook's rule: not a
-    regular file, too large, not JSON) is graded as the untouched release,
-    with a note; nbgrader zeroes a missing one. Every other repair is the
-    engine's own, inside nbgrader's pipeline, and its notes are collected
-    from the autograded notebooks.
+    Only the lesson notebooks, nbgrader's timestamp.txt and submission_secret.txt are taken from the submission. A
+    notebook the grader cannot read (notebooks.read_notebook's rule: not a regular file, too large, not JSON) is
+    graded as the untouched release, with a note; nbgrader zeroes a missing one. Every other repair is the
+    engine's own, inside nbgrader's pipeline, and its notes are collected from the autograded notebooks.
     """
-    import sqlite3
-
-    course = Path(course)
     started = time.monotonic()
     if _STOPPING.is_set():
         raise Stopped(signal.SIGTERM)
+    remove_stale_scratch()  # what a worker killed on this machine left, at once rather than at the next run
+    student, assignment = submission.student, submission.assignment
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{student}-") as scratch:
         scratch = Path(scratch)
         (scratch / OWNER_FILE).write_text(json.dumps(_owner()))  # whose it is, for remove_stale_scratch
-        shutil.copy(course / "nbgrader_config.py", scratch)
-        for folder in ("solutions", "course"):
-            shutil.copytree(course / folder / assignment, scratch / folder / assignment)
-        with sqlite3.connect(course / "gradebook.db") as source, sqlite3.connect(scratch / "gradebook.db") as copy:
-            source.backup(copy)  # a consistent snapshot, even while the driver writes
-        submitted = scratch / "submitted" / student / assignment
-        notes = _take_submission(course / "submitted" / student / assignment, submitted,
-                                 scratch / "course" / assignment)
+        workunit.unpack_course(course_bundle, scratch)
+        notes = workunit.unpack_submission(submission, scratch / "submitted" / student / assignment,
+                                           scratch / "course" / assignment)
         completed = nbgrader(scratch, "autograde", assignment, "--student", student, "--force", check=False)
         result = {"student": student, "assignment": assignment, "notes": notes, "grades": {}, "files": {},
                   "timestamp": None, "error": None, "seconds": 0.0}
@@ -362,43 +357,6 @@ def grade_one_student(course, student, assignment=ASSIGNMENT):
             result["notes"] += _engine_notes(autograded)
         result["seconds"] = time.monotonic() - started
         return result
-
-
-def _take_submission(source, target, release):
-    """Copy a submission's lesson notebooks into the scratch course, as data; return notes on what could not be."""
-    notes = []
-    target.mkdir(parents=True)
-    timestamp = source / "timestamp.txt"
-    if timestamp.is_file() and not timestamp.is_symlink() and timestamp.stat().st_size < 1024:
-        shutil.copy(timestamp, target)
-    for release_path in sorted(release.glob("*.ipynb")):
-        path = source / release_path.name
-        if not os.path.lexists(path):
-            notes.append(missing_note(release_path.stem))
-            continue
-        _copy_as_data(path, target / path.name)
-    return notes
-
-
-def _copy_as_data(path, target):
-    """Copy one submitted notebook so that nbgrader's reading (preprocessors.ReadAsData) meets what the original is.
-
-    A regular file is copied, at most as much of it as a notebook may be; what the reading rule refuses without
-    reading (a symbolic link, a FIFO or other special file, a file too large) is copied as a stand-in of the same
-    kind, never followed, opened or read: a link to /dev/null, a FIFO, an empty file of the same size.
-    """
-    info = os.lstat(path)
-    if stat.S_ISLNK(info.st_mode):
-        os.symlink(os.devnull, target)
-    elif not stat.S_ISREG(info.st_mode):
-        os.mkfifo(target)
-    elif info.st_size > notebooks.MAX_NOTEBOOK_BYTES:
-        with open(target, "wb") as stand_in:
-            stand_in.truncate(info.st_size)  # sparse: no disk, and the same size for the same note
-    else:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(descriptor, "rb") as file:
-            target.write_bytes(file.read(notebooks.MAX_NOTEBOOK_BYTES))
 
 
 def _engine_notes(autograded):
@@ -532,21 +490,30 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
     started = time.monotonic()
     remove_stale_scratch()  # what a run killed with SIGKILL left behind
     bar = tqdm(total=len(todo), desc=f"autograding {assignment}", unit="student", disable=not progress)
+    ledger = workunit.Ledger(_held_submissions(course, assignment))
     with stop_on_signals():
         results = _results(course, todo, assignment, jobs, scheduler)
         try:
-            for result in results:
-                if result["error"]:
-                    report["failed"][result["student"]] = result["error"]
-                else:
+            for key, result in results:
+                student = result["student"]
+                verdict = ledger.admit(key) if not result["error"] else None
+                if verdict is None:
+                    report["failed"][student] = result["error"]
+                elif verdict == "write":
                     merge_result(course, result)
-                    report["graded"].append(result["student"])
-                if result["notes"]:
-                    report["notes"][result["student"]] = result["notes"]
-                bar.update(1)
+                    ledger.written(key)
+                    report["graded"].append(student)
+                elif verdict == "stale":  # written nowhere: the gradebook's newer submission stays
+                    report["failed"][student] = (f"not written: the gradebook holds a newer submission "
+                                                 f"({ledger.held[key[:2]][0]}) than submitted/{student}/"
+                                                 f"{assignment}/timestamp.txt ({key[2]})")
+                if result["notes"] and verdict != "duplicate":
+                    report["notes"][student] = result["notes"]
+                bar.update(verdict != "duplicate")
         finally:
             results.close()  # on a stop: the children are gone; wait for the threads, start no more
             bar.close()
+    remove_stale_scratch()  # a lost worker's, on this machine, where no later unit of work ran to remove it
     report["seconds"] = time.monotonic() - started
     report.update(write_reports(course, assignment))
     return report
@@ -566,30 +533,112 @@ def write_reports(course, assignment=ASSIGNMENT):
             "lms_warnings": warnings}
 
 
+def _held_submissions(course, assignment):
+    """{(student, assignment): (time as naive UTC ISO or None, None)}: what the gradebook holds, seeding the Ledger."""
+    from nbgrader.api import Assignment, Student, SubmittedAssignment
+
+    with _gradebook(Path(course) / "gradebook.db") as gradebook:
+        rows = (gradebook.db.query(Student.id, SubmittedAssignment.timestamp)
+                .join(SubmittedAssignment.student).join(SubmittedAssignment.assignment)
+                .filter(Assignment.name == assignment).all())
+    return {(student, assignment): (moment.isoformat() if moment else None, None) for student, moment in rows}
+
+
 def _results(course, students, assignment, jobs, scheduler):
-    """Grade ``students``, yielding each result as it is ready: on a Dask cluster, or in local processes."""
+    """Grade ``students``, yielding (key, result) as each is ready: on a Dask cluster, or in the driver's threads.
+
+    The course is packed once; each submission is packed as it is sent, and only a window of them is in flight,
+    so that the driver holds what it must write and no more, whatever the size of the class.
+    """
     if not students:
         return
+    bundle = workunit.pack_course(course, assignment)
+    units = _units(course, students, assignment, workunit.release_names(course, assignment))
     if scheduler is not None:
-        try:
-            from dask.distributed import Client, as_completed
-        except ImportError:
-            raise RuntimeError("--scheduler needs Dask's distributed scheduler: pip install 'dask[distributed]'") from None
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        futures = [client.submit(grade_student, str(course), student, assignment, pure=False) for student in students]
-        for future in as_completed(futures):
-            yield future.result()
+        yield from _results_on_dask(bundle, units, scheduler)
         return
-    jobs = jobs or os.cpu_count() or 1
+    jobs = min(jobs or os.cpu_count() or 1, len(students))
     # Threads, not processes: each unit's work is an nbgrader child process, and forking a
     # process that has imported JAX or TensorFlow (as a test run or a notebook has) can deadlock.
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(jobs, len(students)))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    running = {}
     try:
-        futures = [pool.submit(grade_student, course, student, assignment) for student in students]
-        for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+        for key, unit in units:
+            if isinstance(unit, dict):  # a submission that could not be read
+                yield key, unit
+                continue
+            running[pool.submit(grade_student, bundle, unit)] = key
+            while len(running) >= jobs:
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    yield running.pop(future), future.result()
+        for future in concurrent.futures.as_completed(list(running)):
+            yield running.pop(future), future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _units(course, students, assignment, names):
+    """(key, workunit.Submission) per student, packed as it is asked for; (None, an error result) where the
+    submission cannot be read on the driver."""
+    for student in students:
+        try:
+            submission = workunit.pack_submission(course, student, assignment, names)
+        except OSError as err:
+            yield None, {"student": student, "assignment": assignment, "notes": [], "grades": {}, "files": {},
+                         "timestamp": None, "seconds": 0.0,
+                         "error": f"submitted/{student}/{assignment}/ could not be read ({err})"}
+            continue
+        yield submission.key, submission
+
+
+def _results_on_dask(bundle, units, scheduler):
+    """``_results`` on a Dask cluster: the course scattered to every worker once, each submission a task."""
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise RuntimeError("--scheduler needs Dask's distributed scheduler: pip install 'dask[distributed]'") from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler) if own else scheduler
+    except (OSError, ValueError) as err:  # TimeoutError is an OSError
+        raise RuntimeError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
+    try:
+        # Once to each worker; a worker that joins later fetches it from another.
+        course = client.scatter(bundle, broadcast=True)
+        finished, keys, ready = as_completed(), {}, []
+
+        def fill():
+            window = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
+            while finished.count() < window:
+                key, unit = next(units, (None, None))
+                if unit is None:
+                    return
+                if isinstance(unit, dict):
+                    ready.append((key, unit))
+                    continue
+                future = client.submit(grade_student, course, unit, pure=False)
+                keys[future] = key
+                finished.add(future)
+
+        fill()
+        while ready or finished.count():
+            while ready:
+                yield ready.pop()
+            if not finished.count():
+                break
+            future = next(finished)
+            key = keys.pop(future)
+            try:
+                result = future.result()
+            except Exception as err:  # noqa: BLE001 -- KilledWorker (a poison submission) or a lost cluster
+                result = workunit.lost_result(key, err)
+            future.release()
+            yield key, result
+            fill()
+    finally:
+        if own:
+            client.close()
 
 
 def class_summary(course, assignment=ASSIGNMENT):
