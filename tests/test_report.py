@@ -8,7 +8,7 @@ from nbgrader.api import Gradebook
 
 from gradebooks import build_gradebook
 from mnist_lessons.grading.preprocessors import missing_note, store_notes
-from mnist_lessons.grading.report import (class_report, read_hints_seen, read_verdicts, render_html, verdict_category,
+from mnist_lessons.grading.report import (NOT_SUBMITTED, class_report, read_hints_seen, read_verdicts, render_html, verdict_category,
                                           write_class_report)
 
 STUB = "describe_dataset is not written yet: it raised NotImplementedError('Exercise not done yet: replace this line')."
@@ -50,7 +50,8 @@ def gradebook(tmp_path):
 def test_counts_per_exercise(gradebook):
     """Does the report count, per exercise, passed, wrong, not attempted, error, timeout and no notebook apart?"""
     report = class_report(gradebook, "mnist", VERDICTS)
-    counts = {row["exercise"]: {key: value for key, value in row.items() if value and key not in ("lesson", "exercise")}
+    counts = {row["exercise"]: {key: value for key, value in row.items()
+                                if value and key not in ("lesson", "exercise", "failures")}
               for row in report["exercises"]}
     assert counts == {
         "load_data": {"passed": 2, "timeout": 1},
@@ -111,3 +112,53 @@ def test_hints_seen_from_the_submissions(gradebook, tmp_path):
     assert students["bob"]["hints_seen"] == {}
     page = render_html(class_report(gradebook, "mnist", VERDICTS, seen))
     assert "<th>hints seen</th>" in page and "preprocess_images: 1, one_hot_labels: the solution" in page
+
+
+def test_failures_grouped_by_message(gradebook):
+    """Does each exercise say who failed it with which message, the most common message first, a lesson not handed
+    in said so?"""
+    report = class_report(gradebook, "mnist", VERDICTS)
+    failures = {row["exercise"]: row["failures"] for row in report["exercises"]}
+    assert failures["load_data"] == [{"message": TIMEOUT, "students": ["cyd"]}]
+    assert failures["one_hot_labels"] == [{"message": WRONG, "students": ["bob"]},  # as many: in the message's order
+                                          {"message": NOT_SUBMITTED, "students": ["cyd"]}]
+    assert failures["describe_dataset"] == [{"message": STUB, "students": ["ada"]}]
+
+
+def test_lessons_and_lateness_per_student(gradebook):
+    """Does each student's row hold each lesson's score, a lesson not handed in said so, and how late they were?"""
+    students = {row["student"]: row for row in class_report(gradebook, "mnist", VERDICTS)["students"]}
+    assert students["bob"]["lessons"]["02_preprocess"] == {"score": 2, "max_score": 4, "submitted": True}
+    assert students["cyd"]["lessons"]["02_preprocess"]["submitted"] is False
+    assert students["bob"]["seconds_late"] == 3 * 3600 and students["ada"]["seconds_late"] == 0
+    page = render_html(class_report(gradebook, "mnist", VERDICTS, feedback={"bob": ["02_preprocess", "01_load_data"]}))
+    assert "<th>01_load_data</th>" in page and "not submitted" in page and "3 h 0 min" in page
+    assert "href='../feedback/bob/mnist/01_load_data.html'" in page
+
+
+def test_page_is_inert_whatever_the_learner_wrote(gradebook):
+    """Is everything learner-derived (messages, copied code, names) escaped, with no script and a policy that runs
+    none?"""
+    evil = "<script>alert(1)</script>"
+    verdicts = {**VERDICTS, "bob": {"01_load_data": {"load_data": None, "describe_dataset": None},
+                                    "02_preprocess": {"preprocess_images": None, "one_hot_labels": evil}}}
+    flags = [{"exercise": "one_hot_labels", "lesson": "02_preprocess", "compared": 2, "groups": [["ada", "bob"]],
+              "pairs": [{"students": ("ada", "bob"), "similarity": 0.9, "code": (evil, evil + "x"),
+                         "marks": ([(0, 8)], [(8, 20)])}],
+              "solution": [{"student": "bob", "similarity": 1.0, "code": evil, "marks": [(2, 5)],
+                            "solution": "def one_hot_labels(): ...", "solution_marks": []}]}]
+    page = render_html(class_report(gradebook, "mnist", verdicts, similarity=flags))
+    assert "<script" not in page and "</script" not in page and page.count("alert(1)") == 4
+    assert "default-src 'none'" in page
+    assert "<mark>&lt;script&gt;</mark>" in page  # the copied slice marked inside the escaped code
+
+
+def test_copying_flags_in_the_page(gradebook):
+    """Are the flagged pairs and the matches with the course's answer shown side by side, with the groups?"""
+    flags = [{"exercise": "describe_dataset", "lesson": "01_load_data", "compared": 3, "groups": [["ada", "bob"]],
+              "pairs": [{"students": ("ada", "bob"), "similarity": 0.95, "code": ("a = 1", "b = 1"),
+                         "marks": ([], [])}], "solution": []}]
+    page = render_html(class_report(gradebook, "mnist", VERDICTS, similarity=flags))
+    assert "describe_dataset (01_load_data)" in page and "95%" in page
+    assert "<td><pre>a = 1</pre></td><td><pre>b = 1</pre></td>" in page
+    assert "None.</p>" in render_html(class_report(gradebook, "mnist", VERDICTS))
