@@ -86,11 +86,14 @@ from mnist_lessons.grading import channel, compilecache, forkserver, notebooks, 
 from mnist_lessons.grading.processes import resident_bytes
 from mnist_lessons.exercises import BY_NAME, LESSONS, ON_TRAINED_NETWORK
 
-FUNCTION_SECONDS = 60.0  # a graded function's check takes a few seconds; train_model's the longest
-CELL_SECONDS = 120.0  # one cell, as nbgrader_config.py's c.Execute.timeout: lesson 06's set-up trains briefly
-NOTEBOOK_SECONDS = 240.0  # one run of the child: cells, every function and Keras' import
-LESSON_SECONDS = 600.0  # every run of the child for one lesson, the reruns after a crash or a hang included
-SUBMISSION_SECONDS = 1800.0  # a student's lessons together; a complete one takes about 20 s on 2 cores
+# Budgets that follow the course's own cost (docs/performance.md measures the margin): an honest lesson's child
+# runs for a few seconds, about 15 at most on a loaded 2-core machine, and a complete student for about 15 s; a
+# submission whose every cell loops forever costs at most LESSON_SECONDS a lesson and SUBMISSION_SECONDS in all.
+FUNCTION_SECONDS = 60.0  # one graded function's calls: train_model's, the longest, take a few seconds
+CELL_SECONDS = 60.0  # one cell: lesson 06's set-up, the longest, trains briefly in a few seconds
+NOTEBOOK_SECONDS = 120.0  # one run of the child: cells, every function and Keras' import
+LESSON_SECONDS = 120.0  # the lesson's children together, the reruns after a crash or a hang included
+SUBMISSION_SECONDS = 300.0  # a student's lessons together, from the first start to the last verdict
 MEMORY_BYTES = 6 * 1024**3  # resident memory of the child; MNIST and the model need well under 2 GiB
 OUTPUT_BYTES = 4 * 1024**2  # what the child may print outside the cells; more is "output without end"
 MAX_RESULTS_BYTES = 384 * 1024**2  # all one child may send the grader (channel.py): records, progress
@@ -142,6 +145,7 @@ class LessonGrade:
     functions: dict
     notes: list = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    child_seconds: float = 0.0  # what its sandboxed children ran, the time LESSON_SECONDS bounds
 
     @property
     def points(self):
@@ -154,7 +158,7 @@ class LessonGrade:
     def as_dict(self):
         return {
             "lesson": self.lesson, "points": self.points, "max_points": self.max_points,
-            "notes": self.notes, "seconds": round(self.seconds, 2),
+            "notes": self.notes, "seconds": round(self.seconds, 2), "child_seconds": round(self.child_seconds, 2),
             "functions": {name: grade.as_dict() for name, grade in self.functions.items()},
         }
 
@@ -185,6 +189,7 @@ class Limits:
     lesson_seconds: float = LESSON_SECONDS
     submission_seconds: float = SUBMISSION_SECONDS
     deadline: float = None  # time.monotonic() by which the whole submission must be graded (set by grade_submission)
+    lesson_left: float = None  # of lesson_seconds, what this run of the lesson's child may still spend (_run_child)
     memory_bytes: int = MEMORY_BYTES
     output_bytes: int = OUTPUT_BYTES
 
@@ -310,6 +315,7 @@ class Outcome:
 
     messages: dict
     notes: list
+    seconds: float = 0.0  # what its sandboxed children ran
 
 
 def grade_ahead(submissions, *, limits=Limits(), jobs=None):
@@ -355,7 +361,7 @@ def grade_notebook(submission, lesson, *, release, limits=Limits(), repaired=(),
             if sandboxes is None:
                 sandboxes = stack.enter_context(Sandboxes(shared=False))
             outcome = _grade_program(program, lesson, limits, sandboxes)
-    grade = LessonGrade(lesson, {}, notes=list(dict.fromkeys([*notes, *outcome.notes])))
+    grade = LessonGrade(lesson, {}, notes=list(dict.fromkeys([*notes, *outcome.notes])), child_seconds=outcome.seconds)
     for exercise in _exercises(lesson):
         name = exercise.name
         message = outcome.messages[name]
@@ -380,7 +386,7 @@ def _grade_program(program, lesson, limits, sandboxes):
             messages[name] = f"{name} could not be graded: the grading process stopped before it."
         else:
             messages[name] = _replay_check(name, run.recorded[name])
-    return Outcome(messages, run.notes)
+    return Outcome(messages, run.notes, run.seconds)
 
 
 def _exercises(lesson):
@@ -416,6 +422,7 @@ class _ChildRun:
     recorded: dict = dataclasses.field(default_factory=dict)  # function -> its record
     problems: dict = dataclasses.field(default_factory=dict)  # function -> why it earns nothing
     notes: list = dataclasses.field(default_factory=list)
+    seconds: float = 0.0  # the lesson's children's run time, waiting for a turn not counted
 
 
 def _run_child(program, lesson, limits, sandboxes):
@@ -424,12 +431,15 @@ def _run_child(program, lesson, limits, sandboxes):
     functions = list(LESSONS[lesson])
     skip = []
     alone = not sandboxes.shared
-    started = time.monotonic()
+    spent = 0.0  # seconds the lesson's children have run: waiting for a turn behind other lessons is not counted
     while True:
         if limits.deadline is not None and time.monotonic() >= limits.deadline:
             _give_up(run, functions, _past_deadline(limits))
             break
-        outcome = _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits)
+        outcome = _run_child_once(sandboxes, alone, program, lesson, functions, skip,
+                                  dataclasses.replace(limits, lesson_left=limits.lesson_seconds - spent))
+        spent += outcome["seconds"]
+        run.seconds = spent
         run.recorded.update(outcome["recorded"])
         for note in outcome["notes"]:
             if note not in run.notes:
@@ -462,7 +472,7 @@ def _run_child(program, lesson, limits, sandboxes):
             skip = sorted(set(skip) | set(run.problems) | set(run.recorded))  # run only what is left
         if all(name in run.recorded or name in run.problems for name in functions):
             break
-        if time.monotonic() - started > limits.lesson_seconds:
+        if spent >= limits.lesson_seconds:
             _give_up(run, functions, f"grading the lesson took longer than the {limits.lesson_seconds:g} s it may "
                                      "take in all (cells that hang, one after another?)")
             break
@@ -484,7 +494,9 @@ def _give_up(run, functions, why):
 def _run_child_once(sandboxes, alone, program, lesson, functions, skip, limits):
     """One run of a child, in the submission's shared sandbox or, ``alone``, in the lesson's own; in its turn."""
     with sandboxes.turns.turn(lesson):
-        return _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limits)
+        started = time.monotonic()
+        outcome = _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limits)
+        return outcome | {"seconds": time.monotonic() - started}
 
 
 def _run_child_in_turn(sandboxes, alone, program, lesson, functions, skip, limits):
@@ -709,6 +721,9 @@ def _watch(child, progress_path, output, limits, work):
         reason = None
         if now - started > limits.notebook_seconds:
             reason = f"took longer than the {limits.notebook_seconds:g} s a whole notebook may take"
+        elif limits.lesson_left is not None and now - started > limits.lesson_left:
+            reason = (f"ran past the end of the {limits.lesson_seconds:g} s the lesson may take in all (cells that "
+                      "hang, one after another?)")
         elif limits.deadline is not None and now > limits.deadline:
             reason = f"ran past the end of the {limits.submission_seconds:g} s the whole submission may take"
         elif call_started is not None and now - call_started > _limit_of(current, limits):
