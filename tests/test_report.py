@@ -162,3 +162,13 @@ def test_copying_flags_in_the_page(gradebook):
     assert "describe_dataset (01_load_data)" in page and "95%" in page
     assert "<td><pre>a = 1</pre></td><td><pre>b = 1</pre></td>" in page
     assert "None.</p>" in render_html(class_report(gradebook, "mnist", VERDICTS))
+
+
+def test_terminal_summary_uses_scores_after_late_penalties(gradebook, tmp_path):
+    """Does the terminal summary give the scores the report gives, after late penalties (bob: 6 less 2; ada lost 4)?"""
+    from mnist_lessons.grading.classgrading import class_summary
+
+    report = class_report(gradebook, "mnist", VERDICTS)
+    assert sorted(row["score"] for row in report["students"]) == [2, 4, 4]
+    assert class_summary(tmp_path, "mnist").splitlines()[0] == (
+        f"3 students graded on mnist: mean {report['mean']:.1f} of 8, median {report['median']:g}, lowest 2, highest 4")
