@@ -10,6 +10,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -593,7 +594,7 @@ def _units(course, students, assignment, names):
 
 
 def _results_on_dask(bundle, units, scheduler):
-    """``_results`` on a Dask cluster: the course scattered to every worker once, each submission a task."""
+    """``_results`` on a Dask cluster: the course sent to each worker once, each submission a task."""
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -604,8 +605,10 @@ def _results_on_dask(bundle, units, scheduler):
     except (OSError, ValueError) as err:  # TimeoutError is an OSError
         raise RuntimeError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
     try:
-        # Once to each worker; a worker that joins later fetches it from another.
-        course = client.scatter(bundle, broadcast=True)
+        # The course as a task's result, not scattered data: Dask copies it once to each worker that grades, and
+        # computes it again from the task (held by the scheduler) when the workers holding it are lost, where
+        # scattered data lost with its last worker fails every task that needs it.
+        course = client.submit(workunit.hold, bundle, key=f"mnist-lessons-course-{hashlib.sha256(bundle).hexdigest()}")
         finished, keys, ready = as_completed(), {}, []
 
         def fill():
@@ -642,14 +645,17 @@ def _results_on_dask(bundle, units, scheduler):
 
 
 def class_summary(course, assignment=ASSIGNMENT):
-    """A text summary of the class: each score's distribution and the exercises most students missed."""
+    """A text summary of the class: each score's distribution and the exercises most students missed.
+
+    Scores are after late penalties, as in the class report and the LMS files."""
     lines = []
     with _gradebook(Path(course) / "gradebook.db") as gradebook:
         submissions = gradebook.assignment_submissions(assignment)
         if not submissions:
             return f"No graded submissions of {assignment} yet."
         maximum = submissions[0].max_score
-        scores = sorted((submission.score, submission.student.id) for submission in submissions)
+        scores = sorted((max(0.0, submission.score - (submission.late_submission_penalty or 0.0)),
+                         submission.student.id) for submission in submissions)
         missed = {}
         for submission in submissions:
             for notebook in submission.notebooks:
