@@ -46,6 +46,7 @@ FAST = {
     "test_stopping.py": ALL,
     "test_similarity.py": ALL,
     "test_feedbackpage.py": ALL,
+    "test_feedback_pages.py": ("test_broken_images_are_found",),
     "test_bench.py": ("test_forward_macs_of_both_networks", "test_step_products_are_the_real_models",
                       "test_only_runs_the_parts_named", "test_only_training_runs_the_cnn_on_the_default_backend",
                       "test_describe_cpu_*", "test_tool_worker_times_the_tool_and_reports_a_failure",
