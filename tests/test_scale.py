@@ -18,7 +18,7 @@ import pytest
 import gradebooks
 from mnist_lessons.grading import classgrading, processes, workunit
 from mnist_lessons.grading.classgrading import ASSIGNMENT
-from test_instructors import (EXPECTED, ON_TIME, STUDENTS, assignment_gradebook, course, fake,  # noqa: F401 -- fixtures
+from test_instructors import (EXPECTED, ON_TIME, assignment_gradebook, course, fake,  # noqa: F401 -- fixtures
                               fake_result, graded, scores)
 
 TIME = "2027-01-01T00:00:00"
@@ -129,3 +129,114 @@ def test_a_poison_submission_is_tried_a_bounded_number_of_times(course, monkeypa
     assert graded(course) == ["ada", "cyd"]
     with pytest.raises(Exception, match="No such submission"):
         scores(course, "bob")  # no zero written
+
+
+# ---------------------------------------------------------------- a real cluster loses a worker while it grades
+
+DASK = Path(sys.executable).with_name("dask")  # the environment's own `dask` command
+CLUSTER_SECONDS = 120  # to start a scheduler and two workers, on a loaded 2-core machine a few seconds
+CLASS_SECONDS = 900  # three students of one lesson, one of them twice: about 1 to 2 minutes on 2 cores
+
+
+def _wait(what, done, seconds):
+    """Poll ``done()`` until it returns something true, at most ``seconds``; return it."""
+    deadline = time.monotonic() + seconds
+    while not (value := done()):
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(0.1)
+    return value
+
+
+def _alive(pid):
+    stat = processes.proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            return file.read().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _wrong_one_hot(notebook, _path):
+    """lesson 02's one_hot_labels returns the labels as they are: 2 of the lesson's 4 points."""
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "one_hot_labels":
+            cell["source"] = "def one_hot_labels(labels, num_classes=10):\n    return labels\n"
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real `dask scheduler` and two `dask worker --no-nanny` processes on 127.0.0.1, a thread each, their
+    scratch in a TMPDIR of their own: {"address", "workers": [Popen], "scratch": Path, "env"}; all stopped after."""
+    pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    started = []
+
+    def start(*args):
+        started.append(subprocess.Popen([str(DASK), *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True))
+        return started[-1]
+
+    try:
+        scheduler_file = tmp_path / "scheduler.json"
+        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+              "--scheduler-file", str(scheduler_file))
+        address = _wait("the scheduler's file", lambda: scheduler_file.exists() and json.loads(
+            scheduler_file.read_text() or "{}").get("address"), CLUSTER_SECONDS)
+        workers = [start("worker", address, "--no-nanny", "--nthreads", "1", "--host", "127.0.0.1",
+                         "--no-dashboard", "--name", f"w{index}", "--local-directory", str(tmp_path / f"w{index}"))
+                   for index in range(2)]
+        from dask.distributed import Client
+
+        with Client(address, timeout=CLUSTER_SECONDS) as client:
+            client.wait_for_workers(2, timeout=CLUSTER_SECONDS)
+        yield {"address": address, "workers": workers, "scratch": scratch, "env": env}
+    finally:
+        classgrading.kill_trees([process.pid for process in started])
+        for process in started:
+            process.wait()
+
+
+def test_a_worker_killed_while_it_grades_leaves_every_student_graded_once(tmp_path, dask_cluster):
+    """With a real scheduler and two workers, and the class's course given by a relative --course-dir: when one
+    worker is killed with SIGKILL while its nbgrader grades, is every student graded once with the score they earned,
+    is no process of the dead worker's grading left running, and no scratch folder left behind?"""
+    from test_instructors import make_student
+
+    students = {name: make_student(tmp_path / "students", name, change=change)
+                for name, change in (("ada", None), ("bob", _wrong_one_hot), ("cyd", None))}
+    course = classgrading.make_course(tmp_path / "course", ["02_preprocess"], students)
+    for student in students:
+        (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").write_text(ON_TIME)
+    (course / "submitted" / "ada" / ASSIGNMENT / "submission_secret.txt").write_text("5e" * 64)
+    driver = subprocess.Popen([sys.executable, "-m", "mnist_lessons.cli", "autograde-class", "--course-dir", "course",
+                               "--scheduler", dask_cluster["address"]], cwd=tmp_path, env=dask_cluster["env"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        def grading_worker():  # a worker with its nbgrader autograde started: (worker, its grading processes)
+            for worker in dask_cluster["workers"]:
+                tree = processes.trees([worker.pid]) - {worker.pid}
+                if any("autograde" in _cmdline(pid) for pid in tree):
+                    return worker, tree
+            assert driver.poll() is None, driver.communicate()
+            return None
+
+        worker, grading = _wait("a worker grading", grading_worker, CLASS_SECONDS)
+        grading = processes.trees([worker.pid]) - {worker.pid}  # what it started since, too
+        worker.kill()
+        worker.wait()
+        out, err = driver.communicate(timeout=CLASS_SECONDS)
+    finally:
+        classgrading.kill_trees([driver.pid])
+    assert driver.returncode == 0, out[-3000:] + err[-3000:]
+    assert out.startswith("Graded 3 students in ") and "NOT GRADED" not in out
+    assert {student: scores(course, student) for student in students} == {
+        "ada": {"02_preprocess": 4.0}, "bob": {"02_preprocess": 2.0}, "cyd": {"02_preprocess": 4.0}}
+    assert (course / "autograded" / "ada" / ASSIGNMENT / "submission_secret.txt").read_text() == "5e" * 64
+    assert _wait("the dead worker's grading to end", lambda: not any(_alive(pid) for pid in grading), 30)
+    assert sorted(dask_cluster["scratch"].glob(f"{classgrading.SCRATCH_PREFIX}*")) == []

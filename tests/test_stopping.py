@@ -5,7 +5,6 @@ grandchild in a session of its own, as the engine's sandboxed child is.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -149,22 +148,3 @@ def test_each_student_has_one_deadline_for_all_lessons():
     assert limits(run, "bob", "01_load_data").deadline == 0.0  # bob's clock in this run, run out
     assert limits(later_run, "bob", "01_load_data").deadline > time.monotonic()  # a new run, a new clock
 
-
-def test_a_killed_worker_takes_its_nbgrader_with_it(tmp_path):
-    """When the process grading a student (a Dask worker) is killed with SIGKILL, which no handler sees, does the
-    nbgrader it started die too, rather than grade on beside the student's rerun elsewhere?"""
-    if classgrading.shutil.which("setpriv") is None:
-        pytest.skip("util-linux's setpriv is not installed: nothing ties nbgrader to its worker")
-    pids_file = tmp_path / "pids.json"
-    worker = subprocess.Popen([sys.executable, "-c", "import sys; from mnist_lessons.grading import classgrading; "
-                               "classgrading.run_child([sys.executable, '-c', sys.argv[1], sys.argv[2]], cwd=sys.argv[3])",
-                               FAKE_NBGRADER, str(pids_file), str(tmp_path)])
-    nbgrader, grandchild = wait_for(pids_file)
-    worker.kill()
-    worker.wait()
-    try:
-        assert wait_gone([nbgrader]) == [], "the worker's nbgrader outlived it"
-    finally:
-        for pid in (nbgrader, grandchild):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)

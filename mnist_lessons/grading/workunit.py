@@ -39,7 +39,7 @@ def pack_course(course, assignment):
     source and release folders, and a consistent snapshot of the gradebook (its due date, students, extensions)."""
     course = Path(course)
     buffer = io.BytesIO()
-    with tempfile.TemporaryDirectory(prefix="autograde-pack-") as folder, \
+    with tempfile.TemporaryDirectory(prefix="mnist-course-pack-") as folder, \
             tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:  # notebooks shrink fourfold at level 1
         snapshot = Path(folder) / "gradebook.db"
         with sqlite3.connect(course / "gradebook.db") as source, sqlite3.connect(snapshot) as copy:
