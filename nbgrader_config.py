@@ -127,10 +127,15 @@ c.HTMLExporter.filters = {"markdown2html": "mnist_lessons.grading.safemarkdown.m
 # nbgrader's exchange (release_assignment, fetch, submit, collect). Its default,
 # /usr/local/share/nbgrader/exchange, is created world-writable, as root if need
 # be: the course keeps its own, in exchange/ here (git-ignored), instead. On a
-# multi-user JupyterHub, point it at the hub's shared folder:
-#
-#     c.Exchange.root = "/srv/nbgrader/exchange"
-c.Exchange.root = os.path.join(ROOT, "exchange")
+# JupyterHub, the hub's shared folder comes from $MNIST_LESSONS_EXCHANGE, which
+# the hub sets for the course's service (mnist_lessons/hub.py, docs/jupyterhub.md).
+# ReleaseAssignment (mnist_lessons/grading/exchange.py) makes the exchange's root
+# and inbound/ with the sticky bit (nbgrader's own root is world-writable, so that
+# any account could rename the course's folder in it and plant a release of its
+# own); Submit leaves a submission to its student and the grader's group.
+c.Exchange.root = os.environ.get("MNIST_LESSONS_EXCHANGE") or os.path.join(ROOT, "exchange")
+c.ExchangeFactory.release_assignment = "mnist_lessons.grading.exchange.ReleaseAssignment"
+c.ExchangeFactory.submit = "mnist_lessons.grading.exchange.Submit"
 
 # Work in from an LMS (`nbgrader zip_collect mnist`; docs/instructors.md says what to set for Canvas and Moodle):
 # the zip of Canvas's "Download Submissions" or Moodle's "Download all submissions", put in downloaded/mnist/archive/.
