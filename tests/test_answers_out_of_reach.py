@@ -6,12 +6,14 @@ so every route to an answer ends in a function that fails, in every door: the
 corpus (tests/corpus.py) carries some of these routes through nbgrader too.
 """
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mnist_lessons
@@ -238,14 +240,23 @@ def test_an_absurd_model_costs_the_grader_little_and_scores_zero(tmp_path):
 
 
 def test_a_returned_network_is_trained_apart_from_the_grader(monkeypatch):
-    """Does lesson 08's replay train the learner's network through grading/apart.py, never in the grader's process?"""
+    """Does lesson 08's replay train the learner's network through grading/apart.py, never in the grader's process,
+    once, and before it takes the checks' lock, so that the other lessons' replays go on meanwhile?"""
     from mnist_lessons.grading import apart
+    from mnist_lessons.grading.cases import CHECKS_LOCK
 
     trained = []
-    monkeypatch.setattr(apart, "briefly_trained_accuracy", lambda model: trained.append(model.count_params()) or 0.0)
+
+    def train(encoded, blobs):
+        weights = sum(np.load(io.BytesIO(blobs[weight["file"]]), allow_pickle=False).size
+                      for weight in encoded["weights"])
+        trained.append((weights, CHECKS_LOCK.locked()))
+        return 0.0
+
+    monkeypatch.setattr(apart, "_trained_accuracy", train)
     result = engine.grade_lesson(Path(__file__).resolve().parents[1] / "solutions" / "mnist" / "08_convnet.ipynb",
                                  "08_convnet")
-    assert trained == [61_706]
+    assert trained == [(61_706, False)]
     assert "classified 0.0%" in result.functions["build_cnn"].message
 
 
@@ -274,10 +285,10 @@ def test_a_failure_to_train_apart_is_the_graders(monkeypatch):
     """When the process that trains apart fails through no fault of the learner's, does grading stop, writing no zero?"""
     from mnist_lessons.grading import apart
 
-    def fail(model):
+    def fail(encoded, blobs):
         raise apart.Failed("the process that trains the network ended with status -9")
 
-    monkeypatch.setattr(apart, "briefly_trained_accuracy", fail)
+    monkeypatch.setattr(apart, "_trained_accuracy", fail)
     with pytest.raises(engine.GradingError, match="could not train build_cnn's network apart"):
         engine.grade_lesson(Path(__file__).resolve().parents[1] / "solutions" / "mnist" / "08_convnet.ipynb",
                             "08_convnet")

@@ -11,8 +11,12 @@ and prints its accuracy. The grader watches its memory and time, as it
 watches a sandboxed child, and kills it past either::
 
     python -I -m mnist_lessons.grading.apart < the request (sandbox.request_bytes)
+
+The replay starts that training from the child's record (``accuracy_of_record``) before it waits for its turn
+at the checks, so that the other lessons' replays go on while it trains (``engine._trained_ahead``).
 """
 
+import io
 import json
 import os
 import subprocess
@@ -37,16 +41,35 @@ class Failed(Exception):
 
 def briefly_trained_accuracy(model):
     """The accuracy ``checks._briefly_trained_accuracy`` gives ``model``, computed in a process of its own."""
-    from mnist_lessons.environment import child_env
     from mnist_lessons.grading import sandbox
-    from mnist_lessons.grading.compilecache import NEVER_WRITE_SECONDS, cache_folder, programs
 
     blobs = {}
 
     def keep(name, data):
         blobs[name] = bytes(data)
 
-    request = sandbox.request_bytes({"model": sandbox.Encoder("network", keep).model(model)}, blobs)
+    return _trained_accuracy(sandbox.Encoder("network", keep).model(model), blobs)
+
+
+def accuracy_of_record(encoded, arrays):
+    """The same for a network as a child recorded it (``sandbox.Encoder.model``), its weights in ``arrays`` by file."""
+    import numpy as np
+
+    blobs = {}
+    for weight in encoded["weights"]:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(arrays[weight["file"]]), allow_pickle=False)
+        blobs[weight["file"]] = buffer.getvalue()
+    return _trained_accuracy({"t": "model", "config": encoded["config"], "weights": encoded["weights"],
+                              "model_id": 0}, blobs)
+
+
+def _trained_accuracy(encoded, blobs):
+    from mnist_lessons.environment import child_env
+    from mnist_lessons.grading import sandbox
+    from mnist_lessons.grading.compilecache import NEVER_WRITE_SECONDS, cache_folder, programs
+
+    request = sandbox.request_bytes({"model": encoded}, blobs)
     env = child_env()
     env.update(KERAS_BACKEND=os.environ.get("KERAS_BACKEND") or _backend(), TF_CPP_MIN_LOG_LEVEL="2",
                MPLBACKEND="Agg", JAX_COMPILATION_CACHE_DIR=str(programs(cache_folder())),
