@@ -87,6 +87,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 from mnist_lessons.grading.escapelearnerhtml import EscapeLearnerHtml  # noqa: E402
+from mnist_lessons.grading.feedbackpage import AddGradesSummary  # noqa: E402
 from mnist_lessons.grading.keepinertoutput import KeepInertOutput  # noqa: E402
 from mnist_lessons.grading.marksubmittedoutput import MarkSubmittedOutput  # noqa: E402
 from mnist_lessons.grading.preprocessors import (  # noqa: E402
@@ -103,7 +104,9 @@ c.Autograde.autograde_preprocessors = [
     GradeInSandbox, ClearHints, MarkSubmittedOutput, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, SaveNotes, AssignLatePenalties, CheckCellMetadata,
 ]
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+# AddGradesSummary: every lesson's page opens on the student's whole assignment (scores, verdicts, notes, the late
+# penalty, links to the other lessons' pages), since fetch_feedback brings back only one page per lesson handed in.
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, AddGradesSummary, CSSHTMLHeaderPreprocessor]
 
 # nbgrader's feedback pages and the formgrader render notebooks with nbconvert's HTMLExporter, configured from
 # here (the formgrader reads this file too). sanitize_html cleans what nbconvert's own template blocks render
