@@ -9,6 +9,7 @@
     mnist-lessons predict IMAGE [--model PATH] [--out DIR] [--data PATH|sample]
     mnist-lessons autograde-class [ASSIGNMENT] [--course-dir DIR] [--jobs N] [--scheduler ADDRESS] [--force]
                                   [--student ID ...]
+    mnist-lessons hub-setup --grader NAME [--course-id ID] [--exchange DIR] [--config-dir DIR]
 
 Every failure a user can cause (a bad argument, bad data, an output folder
 that already holds a run) ends with one line on stderr and exit status 2.
@@ -116,6 +117,19 @@ def _build_parser():
     grade.add_argument("--student", action="append", metavar="ID",
                        help="regrade only this student (repeat, or give a comma-separated list)")
     grade.set_defaults(handler=autograde_class_command)
+
+    hub_setup = commands.add_parser(
+        "hub-setup", help="as root, once: make a JupyterHub's exchange and its students' nbgrader settings",
+        description="Make the hub's nbgrader exchange (its root with the sticky bit, the course's folder owned by "
+        "the grader) and write the settings the hub's servers read (docs/jupyterhub.md). Run as root; safe to "
+        "run again.",
+    )
+    hub_setup.add_argument("--grader", required=True, help="the account that owns the course and runs its service")
+    hub_setup.add_argument("--course-id", default=None, help="the course's nbgrader id (default mnist-lessons)")
+    hub_setup.add_argument("--exchange", default=None, help="the exchange's root (default /srv/nbgrader/exchange)")
+    hub_setup.add_argument("--config-dir", default=None,
+                           help="where the servers' settings go (default /etc/mnist-lessons)")
+    hub_setup.set_defaults(handler=hub_setup_command)
 
     lab = commands.add_parser(
         "lab", help="open JupyterLab on the first lesson",
@@ -252,6 +266,23 @@ def autograde_class_command(args):
     for warning in report["lms_warnings"]:
         print(f"  LMS: {warning}")
     return 1 if report["failed"] else 0
+
+
+def hub_setup_command(args):
+    from mnist_lessons import hub
+
+    if os.geteuid() != 0:
+        raise UsageError("hub-setup makes folders owned by root and by the grader: run it as root")
+    options = {name: value for name, value in (("course_id", args.course_id), ("exchange", args.exchange),
+                                               ("config_dir", args.config_dir)) if value is not None}
+    try:
+        written = hub.setup(grader=args.grader, **options)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    print(f"Exchange: {options.get('exchange', hub.EXCHANGE)}")
+    for path in written:
+        print(f"Wrote {path}")
+    return 0
 
 
 def lab_command(args):

