@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from mnist_lessons.grading import classgrading
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.exercises import LESSONS
 
 ROOT = Path(__file__).resolve().parents[1]
 

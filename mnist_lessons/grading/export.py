@@ -45,7 +45,7 @@ from nbgrader.api import MissingEntry
 from nbgrader.plugins import ExportPlugin
 
 from mnist_lessons.grading.lms import missing_time_note
-from mnist_lessons.grading.registry import EXERCISES
+from mnist_lessons.exercises import EXERCISES
 
 CANVAS_FILE, MOODLE_FILE, DETAIL_FILE = "grades-canvas.csv", "grades-moodle.csv", "grades-detail.csv"
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's gradebook import, in order

@@ -28,7 +28,7 @@ from nbgrader.api import MissingEntry
 from mnist_lessons import hints
 from mnist_lessons.grading.engine import STUB_MESSAGE
 from mnist_lessons.grading.preprocessors import NOTES_HEADING, NOTES_KEY
-from mnist_lessons.grading.registry import EXERCISES
+from mnist_lessons.exercises import EXERCISES
 from mnist_lessons.grading.similarity import similarity_flags
 
 REPORT_PATH = Path("reports") / "class-report.html"  # in the course directory, beside gradebook.db
