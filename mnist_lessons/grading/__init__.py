@@ -15,6 +15,9 @@
 - ``clearhints``       a release without the lessons' hint cells, on request
 - ``classgrading``     a class graded with nbgrader, several students at once
 - ``report``           the class report, an HTML page beside the gradebook
+- ``feedbackpage``     the student's whole assignment at the top of each lesson's feedback page
+- ``similarity``       copying flags for the class report, by copydetect's winnowing
+- ``exchange``         nbgrader's exchange with the sticky bit, submissions private to student and grader
 - ``export``           the grades as the CSVs an LMS imports (an nbgrader export plugin)
 - ``lms``              an LMS's submission download taken in by nbgrader's zip_collect, with its times
 
