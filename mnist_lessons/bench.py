@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -111,8 +112,9 @@ STARTUP_REPEATS = 3  # the median of 3 fresh processes (issue 14's figure: 4.4 s
 KERNEL_NAME = "python3"  # the kernel the lessons name in their metadata, and the one the project installs
 KERNEL_PROBE = STARTUP_LINE + '; print("ready")'  # the same line, with an output to wait for
 LESSON_CELL_TIMEOUT = 600  # seconds per cell; lesson 05's training is the longest, under 90 s (issue 3)
-# What `--only` picks from: the matmul, backends and CNN; TIMED_TOOLS; start-up and the lessons.
-PARTS = ("training", "tools", "lessons")
+# What `--only` picks from: the matmul, backends and CNN; TIMED_TOOLS; start-up and the lessons; a class.
+PARTS = ("training", "tools", "lessons", "class")
+CLASS_STUDENTS = 4  # one of each of classgrading.SYNTHETIC_KINDS: about a minute a door on 2 cores (issue 29)
 
 WORKER_TIMEOUT = 3600  # seconds; a full run of one backend takes a few minutes
 
@@ -241,6 +243,14 @@ def run_benchmark(tiny=False, out=None, *, data=None, backends=None, only=None, 
             progress(f"[bench]   {_tool_figure(results[tool])}")
     if "lessons" in parts:
         _bench_lessons(results, settings, tiny, data, progress)
+    if "class" in parts:
+        if "grader_warm_up" not in results:
+            progress("[bench] Warming the grader's compilation cache (once per machine and version of the course) ...")
+            results["grader_warm_up"] = _warm_grader()
+        progress(f"[bench] Grading a synthetic class of {CLASS_STUDENTS} here, then on a local Dask cluster ...")
+        results["class"] = _bench_class(tiny)
+        progress(f"[bench]   {_class_figure(results['class'], 'local')}")
+        progress(f"[bench]   {_class_figure(results['class'], 'cluster')}")
     results["load_average"]["end"] = _load_average()
 
     if out is not None:
@@ -340,6 +350,65 @@ def _bench_cnn(results, settings, backends, worker_args, progress):
         "seconds": gflop / gflops,
     }
     cnn["ratio_to_floor"] = cnn["seconds_per_epoch"] / cnn["floor"]["seconds"]
+
+
+def _bench_class(tiny, students=CLASS_STUDENTS):
+    """``autograde-class`` on a synthetic class (classgrading.synthetic_class), in this machine's threads and then on
+    a local Dask cluster of one worker process per core, each door on its own copy of the same course; its seconds
+    and students per hour per core, and whether both doors gave every student the same score."""
+    from mnist_lessons.grading import classgrading
+
+    cores = os.cpu_count() or 1
+    lessons = TINY_LESSONS if tiny else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-class-") as work:
+            work = Path(work)
+            made = classgrading.synthetic_class(work / "class", students, lessons)
+            local = classgrading.make_course(work / "local", lessons, {name: folder for name, (_, folder) in made.items()})
+            cluster = work / "cluster"
+            shutil.copytree(local, cluster)
+            result = {"students": students, "kinds": {name: kind for name, (kind, _) in made.items()},
+                      "lessons": lessons or "all", "cores": cores}
+            result["local"] = _time_class(lambda: classgrading.autograde_class(local, jobs=cores, progress=False),
+                                          students, cores)
+            from dask.distributed import Client, LocalCluster
+
+            with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=None,
+                              host="127.0.0.1") as dask_cluster, Client(dask_cluster) as client:
+                result["cluster"] = _time_class(
+                    lambda: classgrading.autograde_class(cluster, scheduler=client, progress=False), students, cores)
+                result["cluster"]["workers"] = cores
+            totals = {door: {name: sum(score for score, _ in classgrading.submission_scores(course, name).values())
+                             for name in made if name not in result[door]["failed"]}
+                      for door, course in (("local", local), ("cluster", cluster))}
+            result["scores"] = totals["local"]
+            result["same_scores"] = totals["local"] == totals["cluster"]
+            return result
+    except Exception as err:  # noqa: BLE001 -- the bench reports what failed and goes on
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
+def _time_class(grade, students, cores):
+    started = time.perf_counter()
+    report = grade()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "students_per_hour_per_core": students * 3600 / seconds / cores,
+            "graded": len(report["graded"]), "failed": report["failed"]}
+
+
+def _class_figure(result, door):
+    """"4 students in 95.1 s: 75.7 students an hour a core", or why there is no figure."""
+    if result.get("error"):
+        return f"failed: {result['error']}"
+    figure = result[door]
+    where = "here" if door == "local" else f"on a local Dask cluster of {figure['workers']} worker processes"
+    text = (f"{result['students']} students {where} in {figure['seconds']:.1f} s: "
+            f"{figure['students_per_hour_per_core']:.1f} students an hour a core")
+    if figure["failed"]:
+        text += f"; {len(figure['failed'])} NOT GRADED"
+    if door == "cluster" and not result["same_scores"]:
+        text += "; scores DIFFER from the local run's"
+    return text
 
 
 def _bench_lessons(results, settings, tiny, data, progress):
@@ -648,6 +717,10 @@ def format_table(results):
         rows.append(("Kernel start to first output", _kernel_figure(results["kernel_first_output"])))
         for lesson, result in results["lessons"].items():
             rows.append((f"Lesson {lesson}, run all", _lesson_figure(result)))
+    if "class" in results:
+        kinds = ", ".join(dict.fromkeys(results["class"].get("kinds", {}).values()))
+        rows.append((f"autograde-class, a class ({kinds})", _class_figure(results["class"], "local")))
+        rows.append(("the same class on a Dask cluster", _class_figure(results["class"], "cluster")))
     width = max(len(name) for name, _ in rows)
     machine = results["machine"]
     header = f"mnist-lessons bench on {machine['cpu']}, {machine['cores']} cores ({results['created']})"
@@ -898,7 +971,7 @@ def add_arguments(parser):
     parser.add_argument("--only", action="append", choices=PARTS,
                         help="run only this part (repeatable; default: all): training (matmul rate, backends, "
                              "the CNN), tools (self-check, autograding), lessons (start-up, kernel's first output, "
-                             "run-all)")
+                             "run-all), class (autograde-class on a synthetic class, here and on a local Dask cluster)")
 
 
 def default_out(only=None, tiny=False):

@@ -240,3 +240,50 @@ def test_a_worker_killed_while_it_grades_leaves_every_student_graded_once(tmp_pa
     assert (course / "autograded" / "ada" / ASSIGNMENT / "submission_secret.txt").read_text() == "5e" * 64
     assert _wait("the dead worker's grading to end", lambda: not any(_alive(pid) for pid in grading), 30)
     assert sorted(dask_cluster["scratch"].glob(f"{classgrading.SCRATCH_PREFIX}*")) == []
+
+
+# ---------------------------------------------------------------- the bench's class
+
+
+def test_the_bench_reports_a_class_in_students_an_hour_a_core():
+    """Does `bench --only class` parse, write results-class-latest.json, and show each door's students an hour a
+    core, with what was not graded and scores that differ between the doors?"""
+    import argparse
+
+    from mnist_lessons import bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert parser.parse_args(["--only", "class"]).only == ["class"]
+    assert bench.default_out(["class"]) == Path("benchmarks/results-class-latest.json")
+    door = {"seconds": 120.0, "students_per_hour_per_core": 60.0, "graded": 4, "failed": {}}
+    result = {"students": 4, "kinds": {"s1": "complete", "s2": "half done", "s3": "wrong", "s4": "broken"},
+              "lessons": "all", "cores": 2, "local": door,
+              "cluster": {**door, "seconds": 144.0, "students_per_hour_per_core": 50.0, "workers": 2,
+                          "failed": {"s4": "the cluster lost this student's grading"}},
+              "scores": {}, "same_scores": False}
+    results = {"created": "2026-12-07T00:00:00+00:00", "machine": {"cpu": "AMD EPYC", "cores": 2}, "class": result}
+    rows = bench.format_table(results).splitlines()[3:]
+    assert rows == [
+        "autograde-class, a class (complete, half done, wrong, broken)  "
+        "4 students here in 120.0 s: 60.0 students an hour a core",
+        "the same class on a Dask cluster                               "
+        "4 students on a local Dask cluster of 2 worker processes in 144.0 s: 50.0 students an hour a core; "
+        "1 NOT GRADED; scores DIFFER from the local run's"]
+    assert bench._class_figure({"error": "OSError: no room"}, "local") == "failed: OSError: no room"
+
+
+def test_the_bench_grades_a_synthetic_class_here_and_on_a_cluster():
+    """Does the bench's class part grade the four kinds of student (one lesson, --tiny) in both doors, every one of
+    them, with the scores each earned, the same in both?"""
+    pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
+    from mnist_lessons import bench
+
+    result = bench._bench_class(tiny=True)
+    assert "error" not in result, result
+    assert sorted(result["kinds"].values()) == sorted(classgrading.SYNTHETIC_KINDS)
+    assert [result[door]["graded"] for door in ("local", "cluster")] == [4, 4]
+    earned = {"complete": 4.0, "half done": 4.0, "wrong": 2.0, "broken": 0.0}  # of lesson 02's 4 points
+    assert {student: result["kinds"][student] for student in result["scores"]} == result["kinds"]
+    assert all(result["scores"][student] == earned[kind] for student, kind in result["kinds"].items()), result
+    assert result["same_scores"] and result["local"]["students_per_hour_per_core"] > 0

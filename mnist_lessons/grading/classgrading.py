@@ -234,6 +234,44 @@ def make_course(folder, lessons=None, submissions=None):
     return folder
 
 
+# A synthetic class, for the bench: the kinds of work a class hands in, in turn.
+SYNTHETIC_KINDS = ("complete", "half done", "wrong", "broken")
+WRONG_EXERCISE = ("02_preprocess", "one_hot_labels")  # the wrong student's one mistake, where lesson 02 is graded
+BROKEN_NOTEBOOK = '{"cells": ['  # JSON cut short, as a notebook saved by a crashing editor
+
+
+def synthetic_class(folder, count, lessons=None):
+    """Write ``count`` students' submissions into ``folder``, one folder each; return {student: (kind, folder)}.
+
+    The kinds take turns (SYNTHETIC_KINDS): complete (the solutions); half done (the first half of the lessons
+    solved, the rest as released); wrong (the solutions, but lesson 02's one_hot_labels returns the labels as they
+    are); broken (every notebook cut short, unreadable).
+    """
+    from mnist_lessons.coursefiles import lessons_dir
+
+    lessons = list(lessons or LESSONS)
+    students = {}
+    for index in range(count):
+        kind = SYNTHETIC_KINDS[index % len(SYNTHETIC_KINDS)]
+        target = Path(folder) / f"student{index + 1:04d}"
+        target.mkdir(parents=True)
+        for number, lesson in enumerate(lessons):
+            path = target / f"{lesson}.ipynb"
+            if kind == "broken":
+                path.write_text(BROKEN_NOTEBOOK)
+                continue
+            solved = kind != "half done" or number < (len(lessons) + 1) // 2
+            shutil.copy((solutions_dir() if solved else lessons_dir()) / path.name, path)
+            if kind == "wrong" and lesson == WRONG_EXERCISE[0]:
+                notebook = json.loads(path.read_text())
+                for cell in notebook["cells"]:
+                    if cell["metadata"].get("nbgrader", {}).get("grade_id") == WRONG_EXERCISE[1]:
+                        cell["source"] = f"def {WRONG_EXERCISE[1]}(labels, num_classes=10):\n    return labels\n"
+                path.write_text(json.dumps(notebook))
+        students[target.name] = (kind, target)
+    return students
+
+
 def submission_scores(course, student, assignment=ASSIGNMENT):
     """{notebook: (score, max_score)} of a student's graded submission, read from the course's gradebook."""
     with _gradebook(Path(course) / "gradebook.db") as gradebook:
