@@ -772,6 +772,9 @@ def _expect_network(call, model, keras):
 def _expect_uncompiled_model(call, model, keras):
     if model is None:
         _fail(f"Called {call}. It returned None, but the check expected a Keras model: did you forget `return model`?")
+    if getattr(model, "refused_model", False):  # grading's stand-in for a network it would not build (engine.py)
+        _fail(f"Called {call}. It returned {model.grader_description}, so the check went no further: it expected "
+              "the lesson's network, built from the layers of the lesson's table and no others.")
     if not isinstance(model, keras.Model):
         _fail(
             f"Called {call}. It returned {_summary(model)}, but the check expected a Keras model "

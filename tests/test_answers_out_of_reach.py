@@ -236,6 +236,7 @@ def test_an_absurd_model_costs_the_grader_little_and_scores_zero(tmp_path):
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     verdict = result["grade"]["functions"]["build_model"]
     assert not verdict["passed"] and "more than 4,000,000 weights" in verdict["message"], verdict["message"]
+    assert "the layers of the lesson's table" in verdict["message"], verdict["message"]  # not "expected a Keras model"
     assert result["grew"] < 500 * 1024**2, result["grew"]
 
 

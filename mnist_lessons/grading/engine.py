@@ -974,11 +974,12 @@ class _Replay:
         keras = _keras()
         problem = _model_problem(encoded.get("config"))
         if problem:
-            return Unreadable(problem)
+            return Unreadable(problem, refused_model=True)
         try:
             model = keras.saving.deserialize_keras_object(encoded["config"], safe_mode=True)
         except Exception as err:  # noqa: BLE001 -- anything the description holds that Keras refuses
-            return Unreadable(f"a Keras model the grader could not rebuild from its description ({_first_line(err)})")
+            return Unreadable(f"a Keras model the grader could not rebuild from its description ({_first_line(err)})",
+                              refused_model=True)
         self._set_weights(model, encoded)
         return model
 
@@ -1145,9 +1146,10 @@ SHAPE_KEYS = ("batch_shape", "batch_input_shape", "shape", "input_shape", "build
 class Unreadable:
     """What the grader sees where the learner's function returned something it cannot read as data."""
 
-    def __init__(self, what):
+    def __init__(self, what, refused_model=False):
         self.what = what
         self.grader_description = what  # how checks._summary names it in a message
+        self.refused_model = refused_model  # a Keras model the grader would not build: the checks say so
 
     def __repr__(self):
         return f"<{self.what}>"
