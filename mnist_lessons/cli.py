@@ -22,7 +22,6 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -304,7 +303,14 @@ def lab_command(args):
     print(f"Opening JupyterLab on {course / FIRST_LESSON} (Ctrl+C twice to stop) ...", flush=True)
     # The kernels inherit a compilation cache of the learner's own: from the second start on, their
     # programs are read back instead of compiled again (compilecache.own_variables).
-    return subprocess.call(command, cwd=course, env=child_env(**compilecache.own_variables()))
+    return run_jupyterlab(command, cwd=course, env=child_env(**compilecache.own_variables()))
+
+
+def run_jupyterlab(command, cwd, env):
+    """Become JupyterLab (exec): a signal to this command, SIGTERM included, then reaches JupyterLab itself,
+    where a child JupyterLab would outlive a command stopped by anything but Ctrl+C."""
+    os.chdir(cwd)
+    os.execve(command[0], command, env)
 
 
 def _lab_course(course):

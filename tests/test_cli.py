@@ -15,6 +15,7 @@ from mnist_lessons.grading.forkserver import kill_all
 from mnist_lessons.grading.processes import trees
 from mnist_lessons.exercises import LESSONS
 
+from mnist_lessons import cli
 from mnist_lessons.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,10 +299,11 @@ def test_lab_starts_as_root_without_warnings(tmp_path):
             lines.append(line)
             if "is running at" in line or len(lines) > 200:
                 break
+        os.kill(run.pid, signal.SIGTERM)  # to the command alone, as a service manager stops it: JupyterLab is it
+        run.wait(timeout=60)  # raises, failing the test, if JupyterLab did not stop
+        assert not trees([], sessions=[run.pid]), "a process of the lab outlived SIGTERM to the command"
     finally:
-        os.killpg(run.pid, signal.SIGTERM)
-        run.wait(timeout=60)
-        kill_all(trees([], sessions=[run.pid]))  # JupyterLab, had SIGTERM not ended it: no server outlives the test
+        kill_all(trees([], sessions=[run.pid]))  # no server outlives the test, whatever failed above
     log = "".join(lines)
     assert "is running at" in log, log
     assert "so JupyterLab is started with --allow-root" in log and "Running as root is not recommended" not in log
@@ -311,7 +313,7 @@ def test_lab_starts_as_root_without_warnings(tmp_path):
 def test_lab_kernels_keep_their_compiled_programs(capsys, monkeypatch, tmp_path):
     """Does `lab` start JupyterLab, and so its kernels, with the learner's own compilation cache, unless one was chosen?"""
     started = []
-    monkeypatch.setattr(subprocess, "call", lambda command, cwd, env: started.append(env) or 0)
+    monkeypatch.setattr(cli, "run_jupyterlab", lambda command, cwd, env: started.append(env) or 0)
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     monkeypatch.delenv(compilecache.FOLDER_VARIABLE, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
