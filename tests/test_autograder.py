@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -115,11 +114,12 @@ def test_stderr_output_costs_nothing(tmp_path):
      "        signal.signal(s, signal.SIG_IGN)\n    while True:\n        pass\n", ["took longer than 4 s"]),
 ], ids=["busy-loop", "sleep", "ignores-signals"])
 def test_hanging_function_is_stopped(tmp_path, body, words):
-    """Is a function that never returns stopped soon after its limit, earning nothing, with the rest still graded?"""
+    """Is a function that never returns stopped at its own limit (not the notebook's), earning nothing, with the rest
+    still graded?"""
     folder = submission(tmp_path, replace={"preprocess_images": "def preprocess_images(images):\n" + body})
-    started = time.monotonic()
     result = grade(folder)
-    assert time.monotonic() - started < FAST.function_seconds + 30  # stopped, not waited out to the notebook's limit
+    # "took longer than 4 s" is the function's own limit: stopped at the notebook's, it would say "the 60 s a whole
+    # notebook may take".
     assert_zero_and_rest_graded(result, "preprocess_images", *words)
 
 
@@ -249,9 +249,7 @@ def test_sabotage_of_the_results_pipe_costs_one_cell(tmp_path, sabotage, words):
         notebook["cells"].append({"cell_type": "code", "metadata": {}, "source": f"{FIND_CHANNEL}{sabotage}\n",
                                   "outputs": [], "execution_count": None})
 
-    started = time.monotonic()
-    result = grade(submission(tmp_path, change=add))
-    assert time.monotonic() - started < 120  # the limits are 4 s a function and 60 s a run
+    result = grade(submission(tmp_path, change=add))  # a stall would end at the notebook's 60 s, in other words
     assert result.points == result.max_points, result.as_dict()
     assert any("left out to grade the rest" in note and words in note for note in result.notes), result.notes
 
