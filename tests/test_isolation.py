@@ -117,8 +117,7 @@ def test_nothing_outlives_grading_and_tmp_is_private(tmp_path):
             "                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
             f"open('/tmp/{marker}', 'wb').write(b'x' * 10**6)\n")
     result = grade(submission(tmp_path, replace={"preprocess_images": attack(code)}))
-    time.sleep(0.5)
-    survivors = _processes_with(marker)
+    survivors = _gone_or_left(marker)
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert not survivors, "a process of the learner's outlived grading"
@@ -272,6 +271,14 @@ def test_isolation_mounts_only_what_the_child_needs(tmp_path):
     else:
         assert {"--unshare-user", "--disable-userns"} <= set(command)
         assert command[command.index("--uid") + 1] == "65534"
+
+
+def _gone_or_left(marker, seconds=10):
+    """Wait, ``seconds`` at most, for every process with ``marker`` in its command line to end; return those left."""
+    deadline = time.monotonic() + seconds
+    while (found := _processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
 
 
 def _processes_with(marker):
