@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -143,20 +142,33 @@ def test_a_lesson_that_never_takes_its_turn_holds_no_one_up():
     assert ran.wait(5)
 
 
+class WatchedCondition(threading.Condition):
+    """A Condition that says when a thread first waits on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout=None):
+        self.waiting.set()  # still holding the lock: no other thread enters before this one waits
+        return super().wait(timeout)
+
+
 def test_the_next_lesson_starts_beside_one_that_runs():
     """With places for two, does the second lesson, waiting for the first's turn, start as soon as the first takes
     it? (It waited for the first to end: a test of two lessons found them run one after the other.)"""
     turns = engine.Turns(["first", "second"], jobs=2)
-    waiting, ran = threading.Event(), threading.Event()
+    turns._condition = WatchedCondition()
+    ran = threading.Event()
 
     def second():
-        waiting.set()
         with turns.turn("second"):
             ran.set()
 
     threading.Thread(target=second, daemon=True).start()
-    waiting.wait(5)
-    time.sleep(0.2)  # the second lesson waits on the first's turn by now
+    # The second lesson waits on the first's turn: it released the lock in wait(), which the first takes below.
+    assert turns._condition.waiting.wait(5), "the second lesson never waited for its turn"
+    assert not ran.is_set()
     with turns.turn("first"):
         assert ran.wait(5), "the second lesson did not start while the first ran, though a place was free"
 
