@@ -76,7 +76,7 @@ def test_a_failing_reader_is_reported_not_raised():
     canvas.image = canvas_png(SEVEN)
     assert canvas.status == "Could not read it: NotImplementedError: write prepare_digit first"
     assert canvas.probabilities == [] and isinstance(canvas.error, NotImplementedError)
-    assert canvas.picture is not None
+    np.testing.assert_array_equal(canvas.picture, decode_png(canvas_png(SEVEN)))  # the drawing, kept as sent
     canvas.read = digit_reader(None)  # the course's reader, on a canvas with no ink: said, before any model is asked
     canvas.image = canvas_png([])
     assert canvas.status == "Could not read it: DrawingError: the picture has no ink in it: draw a digit first"
