@@ -139,7 +139,7 @@ def test_a_lesson_uses_the_learners_function_once_it_passed(tmp_path, monkeypatc
     (tmp_path / "learner").mkdir()
     nbformat.write(notebook, tmp_path / "learner" / "02_preprocess.ipynb")
 
-    notebook, _ = execute(tmp_path / "learner" / "02_preprocess.ipynb", tmp_path)
+    notebook = execute(tmp_path / "learner" / "02_preprocess.ipynb", tmp_path)
 
     failed = [nbgrader_meta(cell).get("grade_id") for cell in notebook.cells if outputs_of(cell, "error")]
     assert failed == ["check_one_hot_labels"]

@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -20,8 +19,6 @@ SOLUTIONS = ROOT / "solutions" / "mnist"
 COURSE = ROOT / "course" / "mnist"
 STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's ClearSolutions.code_stub
 CELL_TIMEOUT = 300  # seconds; a lesson takes well under a minute (lesson 05's full run included)
-SECONDS_ALLOWED = {"05_train": 90}  # issue 3: each solutions notebook in at most 60 s, lesson 05 in 90 s
-DEFAULT_SECONDS_ALLOWED = 60
 
 
 def nbgrader_meta(cell):
@@ -29,7 +26,7 @@ def nbgrader_meta(cell):
 
 
 def execute(path, tmp_path):
-    """Run a copy of the notebook at ``path`` in ``tmp_path``, errors allowed; return (notebook, seconds).
+    """Run a copy of the notebook at ``path`` in ``tmp_path``, errors allowed; return the notebook run.
 
     The kernel inherits this process's environment (set it with monkeypatch).
     """
@@ -40,9 +37,8 @@ def execute(path, tmp_path):
         notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
         resources={"metadata": {"path": str(tmp_path)}},
     )
-    started = time.perf_counter()
     client.execute()
-    return notebook, time.perf_counter() - started
+    return notebook
 
 
 def outputs_of(cell, kind):
@@ -105,10 +101,10 @@ def test_lesson_structure(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_solution_runs_and_passes(lesson, tmp_path, monkeypatch):
-    """Does each solutions notebook run top to bottom in time, every check pass, no cell write to stderr, and its plots show?"""
+    """Does each solutions notebook run top to bottom, every check pass, no cell write to stderr, and its plots show?"""
     monkeypatch.delenv("MNIST_LESSONS_DATA", raising=False)  # a fresh install: the MNIST inside the package
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)  # the learner's path: lesson 05's full run
-    notebook, seconds = execute(SOLUTIONS / f"{lesson}.ipynb", tmp_path)
+    notebook = execute(SOLUTIONS / f"{lesson}.ipynb", tmp_path)
     errors = [(nbgrader_meta(cell).get("grade_id"), output.ename, output.evalue)
               for cell in notebook.cells if cell.cell_type == "code" for output in outputs_of(cell, "error")]
     assert errors == []
@@ -122,16 +118,13 @@ def test_solution_runs_and_passes(lesson, tmp_path, monkeypatch):
     images = [output for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.outputs if "image/png" in output.get("data", {})]
     assert images, "every lesson shows at least one plot"
-    allowed = SECONDS_ALLOWED.get(lesson, DEFAULT_SECONDS_ALLOWED)
-    # A generous margin on a busy machine; the budget itself is in the closing figures, not asserted tightly.
-    assert seconds < 3 * allowed, f"{lesson} took {seconds:.0f} s (budget {allowed} s)"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_course_fails_only_at_its_exercises(lesson, tmp_path, monkeypatch):
     """In the untouched student copy, does every check fail with the exercise's NotImplementedError, and nothing else break?"""
     monkeypatch.setenv("MNIST_LESSONS_DATA", "sample")  # a tenth of MNIST: the stubs fail as fast
-    notebook, _ = execute(COURSE / f"{lesson}.ipynb", tmp_path)
+    notebook = execute(COURSE / f"{lesson}.ipynb", tmp_path)
     failed = {}
     for cell in notebook.cells:
         for output in outputs_of(cell, "error"):

@@ -36,7 +36,7 @@ def test_wrong_answers_get_short_verdicts_with_hints(lesson, round_, tmp_path, m
     (tmp_path / "wrong").mkdir()
     nbformat.write(notebook, tmp_path / "wrong" / f"{lesson}.ipynb")
 
-    notebook, _ = execute(tmp_path / "wrong" / f"{lesson}.ipynb", tmp_path)
+    notebook = execute(tmp_path / "wrong" / f"{lesson}.ipynb", tmp_path)
 
     errors = {nbgrader_meta(cell).get("grade_id"): outputs_of(cell, "error") for cell in notebook.cells
               if cell.cell_type == "code" and outputs_of(cell, "error")}
