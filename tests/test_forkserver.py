@@ -127,23 +127,8 @@ def test_the_server_says_why_it_could_not_start(tmp_path):
     assert server.process.poll() is not None and not server.alive
 
 
-def test_a_lesson_that_never_takes_its_turn_holds_no_one_up():
-    """Does the lesson after one that leaves without running a child (an error, the deadline) still get its turn?"""
-    turns = engine.Turns(["first", "second"], jobs=1)
-    ran = threading.Event()
-
-    def second():
-        with turns.turn("second"):
-            ran.set()
-
-    threading.Thread(target=second, daemon=True).start()
-    assert not ran.wait(0.3), "the second lesson ran before the first's turn"
-    turns.leave("first")
-    assert ran.wait(5)
-
-
 class WatchedCondition(threading.Condition):
-    """A Condition that says when a thread first waits on it."""
+    """A Condition that says (``waiting``) when a thread first waits on it: put in place of a Turns' own."""
 
     def __init__(self):
         super().__init__()
@@ -152,6 +137,22 @@ class WatchedCondition(threading.Condition):
     def wait(self, timeout=None):
         self.waiting.set()  # still holding the lock: no other thread enters before this one waits
         return super().wait(timeout)
+
+
+def test_a_lesson_that_never_takes_its_turn_holds_no_one_up():
+    """Does the lesson after one that leaves without running a child (an error, the deadline) still get its turn?"""
+    turns = engine.Turns(["first", "second"], jobs=1)
+    turns._condition = WatchedCondition()
+    ran = threading.Event()
+
+    def second():
+        with turns.turn("second"):
+            ran.set()
+
+    threading.Thread(target=second, daemon=True).start()
+    assert turns._condition.waiting.wait(5) and not ran.is_set(), "the second lesson ran before the first's turn"
+    turns.leave("first")
+    assert ran.wait(5)
 
 
 def test_the_next_lesson_starts_beside_one_that_runs():
