@@ -282,6 +282,24 @@ def test_training_apart_is_bounded_and_says_why():
         apart.SECONDS = saved
 
 
+def test_a_process_started_ahead_trains_the_network_and_none_outlives_grading():
+    """Does the process started ahead (Keras imported while the lessons run) train the first network, and is one
+    left unused stopped when grading ends?"""
+    from mnist_lessons import checks
+    from mnist_lessons.cnn import build_cnn
+    from mnist_lessons.grading import apart
+
+    with apart.ready():
+        [waiting] = apart._READY
+        checks._seed()
+        accuracy = apart.briefly_trained_accuracy(build_cnn())
+        assert waiting.poll() == 0 and apart._READY == []  # it trained this network, and ended
+    assert accuracy >= checks._reference_cnn_accuracy() - checks.CNN_ACCURACY_TOLERANCE
+    with apart.ready():
+        [unused] = apart._READY
+    assert unused.poll() is not None and apart._READY == []
+
+
 def test_a_failure_to_train_apart_is_the_graders(monkeypatch):
     """When the process that trains apart fails through no fault of the learner's, does grading stop, writing no zero?"""
     from mnist_lessons.grading import apart

@@ -13,9 +13,11 @@ watches a sandboxed child, and kills it past either::
     python -I -m mnist_lessons.grading.apart < the request (sandbox.request_bytes)
 
 The replay starts that training from the child's record (``accuracy_of_record``) before it waits for its turn
-at the checks, so that the other lessons' replays go on while it trains (``engine._trained_ahead``).
+at the checks, so that the other lessons' replays go on while it trains (``engine._trained_ahead``); and a
+process started ahead (``ready``), while the lessons run, has imported Keras and read the sample by then.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -64,18 +66,55 @@ def accuracy_of_record(encoded, arrays):
                               "model_id": 0}, blobs)
 
 
-def _trained_accuracy(encoded, blobs):
+_READY = []  # processes started ahead (``ready``), waiting for a network on their standard input
+_READY_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def ready():
+    """Within: a process is started ahead for the first network trained apart, and stopped at the end if unused."""
+    process = _start()
+    with _READY_LOCK:
+        _READY.append(process)
+    try:
+        yield
+    finally:
+        with _READY_LOCK:
+            unused = process in _READY
+            if unused:
+                _READY.remove(process)
+        if unused:
+            process.kill()
+            process.wait()
+
+
+def _start():
     from mnist_lessons.environment import child_env
-    from mnist_lessons.grading import sandbox
     from mnist_lessons.grading.compilecache import NEVER_WRITE_SECONDS, cache_folder, programs
 
-    request = sandbox.request_bytes({"model": encoded}, blobs)
     env = child_env()
     env.update(KERAS_BACKEND=os.environ.get("KERAS_BACKEND") or _backend(), TF_CPP_MIN_LOG_LEVEL="2",
                MPLBACKEND="Agg", JAX_COMPILATION_CACHE_DIR=str(programs(cache_folder())),
                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=str(NEVER_WRITE_SECONDS))  # reads the cache, adds nothing
-    process = subprocess.Popen([sys.executable, "-I", "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-I", "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+def _process():
+    """A process started ahead that is still waiting, else a new one."""
+    with _READY_LOCK:
+        while _READY:
+            process = _READY.pop(0)
+            if process.poll() is None:
+                return process
+    return _start()
+
+
+def _trained_accuracy(encoded, blobs):
+    from mnist_lessons.grading import sandbox
+
+    request = sandbox.request_bytes({"model": encoded}, blobs)
+    process = _process()
     why = []
     watcher = threading.Thread(target=_watch, args=(process, why), daemon=True)
     watcher.start()
@@ -123,8 +162,11 @@ def main():
     from pathlib import Path
 
     from mnist_lessons import checks
+    from mnist_lessons.backend import import_keras
     from mnist_lessons.grading import sandbox
 
+    import_keras()  # before the request: a process started ahead has this done by the time a network comes
+    checks._prepared_sample()
     request, blobs = sandbox.read_request(sys.stdin.buffer.read())
     with tempfile.TemporaryDirectory() as folder:
         model = sandbox.Decoder(blobs, Path(folder)).decode(request["model"])

@@ -265,7 +265,9 @@ def side_by_side(items, jobs, grade):
         finally:
             turns.leave(lesson)  # a lesson that never ran a child (past the deadline, or an error) holds no one up
 
-    with Sandboxes(shared=len(items) > 1, turns=turns) as sandboxes:
+    trains_apart = any(BY_NAME[name].trains_apart for lesson in items for name in LESSONS.get(lesson, ()))
+    with Sandboxes(shared=len(items) > 1, turns=turns) as sandboxes, \
+            apart.ready() if trains_apart else contextlib.nullcontext():
         with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
             futures = {lesson: pool.submit(grade_in_turn, lesson) for lesson in started}
             return {lesson: futures[lesson].result() for lesson in items}
