@@ -68,6 +68,23 @@ class Exercise:
         return getattr(importlib.import_module(f"mnist_lessons.{module}"), attribute)
 
 
+# Lesson 08's solution, which its typical mistakes vary.
+LENET = '''def build_cnn():
+    """Return a new, uncompiled LeNet-5: 784 pixels -> 28 x 28 -> two convolutions and poolings -> three Dense layers."""
+    return keras.Sequential([
+        keras.Input(shape=(784,)),
+        keras.layers.Reshape((28, 28, 1)),
+        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(16, 5, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(120, activation="relu"),
+        keras.layers.Dense(84, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])'''
+
 EXERCISES = (
 
     # ---------------------------------------------------------------- 01_load_data
@@ -421,68 +438,18 @@ EXERCISES = (
             "`keras.layers.Conv2D(16, 5, activation=\"relu\")`, `keras.layers.MaxPooling2D(2)`, "
             "`keras.layers.Flatten()`, `keras.layers.Dropout(0.5)`, then `keras.layers.Dense(120, activation=\"relu\")`, "
             "`keras.layers.Dense(84, activation=\"relu\")` and `keras.layers.Dense(10, activation=\"softmax\")`.",
-        solution='''def build_cnn():
-    """Return a new, uncompiled LeNet-5: 784 pixels -> 28 x 28 -> two convolutions and poolings -> three Dense layers."""
-    return keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Reshape((28, 28, 1)),
-        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 5, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(120, activation="relu"),
-        keras.layers.Dense(84, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])''',
+        solution=LENET,
         mistakes=(
             Mistake("28 x 28 images in",
                     says="Reshape((28, 28, 1))",
-                    source='''def build_cnn():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 5, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(120, activation="relu"),
-        keras.layers.Dense(84, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])'''),
+                    source=LENET.replace('keras.Input(shape=(784,)),\n        keras.layers.Reshape((28, 28, 1)),',
+                                         'keras.Input(shape=(28, 28, 1)),')),
             Mistake("no Flatten",
                     says="keras.layers.Flatten()",
-                    source='''def build_cnn():
-    return keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Reshape((28, 28, 1)),
-        keras.layers.Conv2D(6, 5, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 5, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(120, activation="relu"),
-        keras.layers.Dense(84, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])'''),
+                    source=LENET.replace("\n        keras.layers.Flatten(),", "")),
             Mistake("no activations",
                     says="without it, the layers together only compute one linear function of the pixels",
-                    source='''def build_cnn():
-    return keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Reshape((28, 28, 1)),
-        keras.layers.Conv2D(6, 5, padding="same"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 5),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(120),
-        keras.layers.Dense(84),
-        keras.layers.Dense(10, activation="softmax"),
-    ])'''),
+                    source=LENET.replace(', activation="relu"', "")),
         ),
     ),
 )
