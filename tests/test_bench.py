@@ -130,7 +130,6 @@ def test_tiny_tools_are_timed(tiny_run):
     after the grader's cache was warmed (where it has one), outside their figures?"""
     results, _, _ = tiny_run
     warm_up = results["grader_warm_up"]
-    assert warm_up["seconds"] >= 0
     assert warm_up["warmed"] == (compilecache.ready(bench.chosen_backend()) is not None), warm_up
     for tool, (module_name, function_name) in bench.TIMED_TOOLS.items():
         result = results[tool]
@@ -163,7 +162,7 @@ def test_tiny_json_and_table(tiny_run):
     header, vectors = table.splitlines()[:2]
     assert header.startswith(f"mnist-lessons bench on {results['machine']['cpu']}, ")
     load = results["load_average"]
-    assert all(len(load[when]) == 3 and min(load[when]) >= 0 for when in ("start", "end"))  # Linux has getloadavg
+    assert all(len(load[when]) == 3 for when in ("start", "end"))  # Linux has getloadavg
     assert header.endswith(f"; load average {load['start'][0]:.2f} at the start, {load['end'][0]:.2f} at the end")
     assert vectors == "Vector extensions: " + (", ".join(results["machine"]["vector_extensions"] or []) or "unknown")
     for tool, title in bench.TOOL_TITLES.items():
@@ -178,7 +177,12 @@ def test_tiny_json_and_table(tiny_run):
     kernel = next(line for line in table.splitlines() if line.startswith("Kernel start to first output"))
     assert f"  {results['kernel_first_output']['first_output_seconds']:.2f} s (ready at " in kernel
     warm_up = next(line for line in table.splitlines() if line.startswith("Grader's warm-up, once"))
-    assert warm_up.endswith(f"  {results['grader_warm_up']['seconds']:.1f} s") or "ready already" in warm_up
+    seconds = results["grader_warm_up"]["seconds"]
+    if not results["grader_warm_up"]["warmed"]:  # why there is no cache, where there is none (not JAX, no sandbox)
+        said = ": no cache (not JAX, no bubblewrap, or turned off); children compile"
+    else:
+        said = " (ready already)" if seconds < 1 else ""
+    assert warm_up.endswith(f"  {seconds:.1f} s{said}"), warm_up
     # One progress line per phase: the matmul, each backend, the CNN, the grader's warm-up, each tool, start-up,
     # the kernel, the lessons.
     assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
