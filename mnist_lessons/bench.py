@@ -364,7 +364,8 @@ def _bench_class(tiny, students=CLASS_STUDENTS):
         with tempfile.TemporaryDirectory(prefix="bench-class-") as work:
             work = Path(work)
             made = classgrading.synthetic_class(work / "class", students, lessons)
-            local = classgrading.make_course(work / "local", lessons, {name: folder for name, (_, folder) in made.items()})
+            local = classgrading.make_course(work / "local", lessons,
+                                             {name: folder for name, (_, folder) in made.items()})
             cluster = work / "cluster"
             shutil.copytree(local, cluster)
             result = {"students": students, "kinds": {name: kind for name, (kind, _) in made.items()},
@@ -373,8 +374,8 @@ def _bench_class(tiny, students=CLASS_STUDENTS):
                                           students, cores)
             from dask.distributed import Client, LocalCluster
 
-            with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=None,
-                              host="127.0.0.1") as dask_cluster, Client(dask_cluster) as client:
+            with LocalCluster(n_workers=cores, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address="127.0.0.1:0") as dask_cluster, Client(dask_cluster) as client:
                 result["cluster"] = _time_class(
                     lambda: classgrading.autograde_class(cluster, scheduler=client, progress=False), students, cores)
                 result["cluster"]["workers"] = cores

@@ -198,13 +198,13 @@ def test_killed_run_resumes(course, fake, monkeypatch, point):
     half-graded, the one before graded in full, and does the next run grade only the rest?"""
     merge, merged = classgrading.merge_result, []
 
-    def merge_then_die(course_, result):
+    def merge_then_die(course_, result, *gradebook):
         merged.append(result["student"])
         if len(merged) == 1:
-            return merge(course_, result)
+            return merge(course_, result, *gradebook)
         with monkeypatch.context() as dying:
             dying.setattr(*KILL_POINTS[point], _killed)
-            return merge(course_, result)
+            return merge(course_, result, *gradebook)
 
     monkeypatch.setattr(classgrading, "merge_result", merge_then_die)
     with pytest.raises(Killed):
@@ -231,7 +231,8 @@ def test_dask_scheduler_runs_the_same_unit_of_work(course, fake):
     """Given a Dask client, does autograde-class run each student's unit of work on the cluster's workers, given the
     course as one bundle of bytes (no path), and merge the same grades?"""
     distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address="127.0.0.1:0") as cluster, \
             distributed.Client(cluster) as client:
         report = classgrading.autograde_class(course, scheduler=client, progress=False)
     assert sorted(report["graded"]) == list(STUDENTS)
@@ -245,7 +246,8 @@ def test_a_relative_course_folder_reaches_the_workers_as_the_drivers(course, fak
     driver's course (a real cluster's workers said "FileNotFoundError nbgrader_config.py" for every student)?"""
     distributed = pytest.importorskip("dask.distributed", reason="Dask's distributed scheduler is not installed")
     monkeypatch.chdir(course.parent)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address="127.0.0.1:0") as cluster, \
             distributed.Client(cluster) as client:
         report = classgrading.autograde_class(Path(course.name), scheduler=client, progress=False)
     assert sorted(report["graded"]) == list(STUDENTS)
@@ -359,7 +361,7 @@ def test_the_bundle_carries_what_nbgrader_needs_and_no_submission(course):
         names = sorted(tar.getnames())
     lessons = [f"{folder}/{ASSIGNMENT}/{lesson}.ipynb" for folder in ("course", "solutions")
                for lesson in gradebooks.LESSONS]
-    assert names == sorted(["course", f"course/{ASSIGNMENT}", "gradebook.db", "nbgrader_config.py", "solutions",
+    assert names == sorted([f"course/{ASSIGNMENT}", "gradebook.db", "nbgrader_config.py",
                             f"solutions/{ASSIGNMENT}", *lessons])
 
 

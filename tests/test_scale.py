@@ -60,7 +60,8 @@ def test_the_driver_writes_each_result_once_and_never_an_older_one(course, fake,
     the first alone, and does the report say why the older one was not written?"""
     merged = []
     merge = classgrading.merge_result
-    monkeypatch.setattr(classgrading, "merge_result", lambda course_, result: merged.append(result) or merge(course_, result))
+    monkeypatch.setattr(classgrading, "merge_result",
+                        lambda course_, result, *gradebook: merged.append(result) or merge(course_, result, *gradebook))
     names = workunit.release_names(course, ASSIGNMENT)
     newer = workunit.pack_submission(course, "bob", ASSIGNMENT, names)
     (course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt").write_text("2026-12-31 00:00:00.000000 UTC")
@@ -121,8 +122,8 @@ def test_a_poison_submission_is_tried_a_bounded_number_of_times(course, monkeypa
     settings = {"distributed.scheduler.allowed-failures": 1,
                 "distributed.scheduler.worker-saturation": 1.0}  # only the task that runs is blamed for a death
     with dask.config.set(settings), \
-            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                                     host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     dashboard_address="127.0.0.1:0") as cluster, distributed.Client(cluster) as client:
         report = classgrading.autograde_class(course, scheduler=client, progress=False)
     assert sorted(report["graded"]) == ["ada", "cyd"] and list(report["failed"]) == ["bob"]
     assert report["failed"]["bob"].startswith("the worker grading this submission died each time it was tried (2 times")
@@ -135,6 +136,7 @@ def test_a_poison_submission_is_tried_a_bounded_number_of_times(course, monkeypa
 
 DASK = Path(sys.executable).with_name("dask")  # the environment's own `dask` command
 CLUSTER_SECONDS = 120  # to start a scheduler and two workers, on a loaded 2-core machine a few seconds
+LOOPBACK_HTTP = ("--no-dashboard", "--dashboard-address", "127.0.0.1:0")  # Dask serves HTTP even without a dashboard
 CLASS_SECONDS = 900  # three students of one lesson, one of them twice: about 1 to 2 minutes on 2 cores
 
 
@@ -184,12 +186,12 @@ def dask_cluster(tmp_path):
 
     try:
         scheduler_file = tmp_path / "scheduler.json"
-        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+        start("scheduler", "--host", "127.0.0.1", "--port", "0", *LOOPBACK_HTTP,
               "--scheduler-file", str(scheduler_file))
         address = _wait("the scheduler's file", lambda: scheduler_file.exists() and json.loads(
             scheduler_file.read_text() or "{}").get("address"), CLUSTER_SECONDS)
-        workers = [start("worker", address, "--no-nanny", "--nthreads", "1", "--host", "127.0.0.1",
-                         "--no-dashboard", "--name", f"w{index}", "--local-directory", str(tmp_path / f"w{index}"))
+        workers = [start("worker", address, "--no-nanny", "--nthreads", "1", "--host", "127.0.0.1", *LOOPBACK_HTTP,
+                         "--name", f"w{index}", "--local-directory", str(tmp_path / f"w{index}"))
                    for index in range(2)]
         from dask.distributed import Client
 

@@ -345,6 +345,10 @@ def autograde_reference_submission_stock(lessons=None):
 GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission; about 20 s on 2 cores
 CHILD_SECONDS = GRADE_SECONDS + 600  # a backstop for one nbgrader command: the engine's deadline, then its replays
 IN_FLIGHT_PER_THREAD = 2  # submissions sent to a cluster per worker thread: one grading, one queued behind it
+# A Dask client keeps its last messages to the scheduler for debugging, each under 1 MB whole: 1,000 by default,
+# which here are 1,000 submissions held for nothing (90 MB for notebooks without outputs, measured with
+# benchmarks/simulate_class.py). A client of a caller's own keeps its own setting.
+CLIENT_LOG_LENGTH = 10
 
 
 def submitted_students(course, assignment=ASSIGNMENT):
@@ -425,8 +429,12 @@ def _read_grades(scratch, student, assignment):
                 "timestamp": submission.timestamp.isoformat() if submission.timestamp else None}
 
 
-def merge_result(course, result):
-    """Write one student's graded results into the course: the autograded files, then the grades in one transaction."""
+def merge_result(course, result, gradebook=None):
+    """Write one student's graded results into the course: the autograded files, then the grades in one transaction.
+
+    ``gradebook``: the course's Gradebook, open for the whole run (each one opened and closed costs the driver
+    memory it never gets back, about 0.1 MiB, which a class of thousands adds up); else one is opened for this.
+    """
     course = Path(course)
     student, assignment = result["student"], result["assignment"]
     target = course / "autograded" / student / assignment
@@ -445,8 +453,12 @@ def merge_result(course, result):
     else:
         os.replace(staging, target)
 
-    with _gradebook(course / "gradebook.db") as gradebook, warnings.catch_warnings():
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session handling
+        if gradebook is None:
+            gradebook = stack.enter_context(_gradebook(course / "gradebook.db"))
+        else:
+            stack.callback(gradebook.db.rollback)  # after the commit below, nothing; before it, the half-written
         gradebook.update_or_create_student(student)
         timestamp = datetime.datetime.fromisoformat(result["timestamp"]) if result["timestamp"] else None
         gradebook.update_or_create_submission(assignment, student, timestamp=timestamp)
@@ -483,19 +495,20 @@ def submitted_timestamp(course, student, assignment=ASSIGNMENT):
         return None  # no file, or one nbgrader cannot read either: nbgrader then keeps the gradebook's time
 
 
-def is_graded(course, student, assignment=ASSIGNMENT):
+def is_graded(course, student, assignment=ASSIGNMENT, gradebook=None):
     """Whether the student's current submission is in the gradebook with every grade set, and its files in place.
 
     "Current": when the submission has a ``timestamp.txt`` (a re-collected,
     newer submission), the gradebook must hold that same time; without one,
-    nbgrader cannot tell a resubmission apart, and ``--force`` grades again.
+    nbgrader cannot tell a resubmission apart, and ``--force`` grades again. ``gradebook``: as merge_result's.
     """
     from nbgrader.api import MissingEntry
 
     course = Path(course)
     if not (course / "autograded" / student / assignment).is_dir():
         return False
-    with _gradebook(course / "gradebook.db") as gradebook:
+    with contextlib.nullcontext(gradebook) if gradebook is not None else _gradebook(course / "gradebook.db") \
+            as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
@@ -524,13 +537,14 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
         if unknown:
             raise ValueError(f"no submission in {course / 'submitted'}/<student>/{assignment}/ for {', '.join(unknown)}")
         students, force = [student for student in students if student in set(only)], True
-    todo = [student for student in students if force or not is_graded(course, student, assignment)]
+    with _gradebook(course / "gradebook.db") as gradebook:
+        todo = [student for student in students if force or not is_graded(course, student, assignment, gradebook)]
     report = {"graded": [], "skipped": [s for s in students if s not in todo], "failed": {}, "notes": {}, "seconds": 0.0}
     started = time.monotonic()
     remove_stale_scratch()  # what a run killed with SIGKILL left behind
     bar = tqdm(total=len(todo), desc=f"autograding {assignment}", unit="student", disable=not progress)
     ledger = workunit.Ledger(_held_submissions(course, assignment))
-    with stop_on_signals():
+    with stop_on_signals(), _gradebook(course / "gradebook.db") as gradebook:
         results = _results(course, todo, assignment, jobs, scheduler)
         try:
             for key, result in results:
@@ -539,7 +553,7 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
                 if verdict is None:
                     report["failed"][student] = result["error"]
                 elif verdict == "write":
-                    merge_result(course, result)
+                    merge_result(course, result, gradebook)
                     ledger.written(key)
                     report["graded"].append(student)
                 elif verdict == "stale":  # written nowhere: the gradebook's newer submission stays
@@ -634,12 +648,14 @@ def _units(course, students, assignment, names):
 def _results_on_dask(bundle, units, scheduler):
     """``_results`` on a Dask cluster: the course sent to each worker once, each submission a task."""
     try:
+        import dask
         from dask.distributed import Client, as_completed
     except ImportError:
         raise RuntimeError("--scheduler needs Dask's distributed scheduler: pip install 'dask[distributed]'") from None
     own = not isinstance(scheduler, Client)
     try:
-        client = Client(scheduler) if own else scheduler
+        with dask.config.set({"distributed.admin.low-level-log-length": CLIENT_LOG_LENGTH}):
+            client = Client(scheduler) if own else scheduler
     except (OSError, ValueError) as err:  # TimeoutError is an OSError
         raise RuntimeError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
     try:

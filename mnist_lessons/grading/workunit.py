@@ -132,7 +132,8 @@ def _small_text(path):
 
 
 def _pack_notebook(path):
-    """(name, kind, payload) of one submitted notebook, as notebooks.read_notebook's rule will meet it; None if absent."""
+    """(name, kind, payload) of one submitted notebook, as notebooks.read_notebook's rule will meet it; None when
+    it is absent."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
