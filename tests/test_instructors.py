@@ -476,7 +476,8 @@ def test_late_broken_and_tamperer_through_both_doors(tmp_path):
             assert f"Class report: {course / 'reports' / 'class-report.html'}" in completed.stdout
             report = (course / "reports" / "class-report.html").read_text()
             for exercise in ("preprocess_images", "one_hot_labels"):  # passed, wrong, not attempted, error, timeout, no notebook
-                assert (f"<tr><td>02_preprocess</td><td>{exercise}</td><td class='n'>2</td><td class='n'>0</td>"
+                assert (f"<tr><td>02_preprocess</td><td><a href='#exercise-{exercise}'>{exercise}</a></td>"
+                        "<td class='n'>2</td><td class='n'>0</td>"
                         "<td class='n'>0</td><td class='n'>0</td><td class='n'>0</td><td class='n'>1</td></tr>") in report
             # nbgrader's record of each submission (its timestamp.txt, every grade) is what is_graded asks for.
             assert [classgrading.is_graded(course, student) for student in students] == [True] * 3
