@@ -59,6 +59,17 @@ def test_a_short_answer_is_not_compared():
     assert flags == {"pairs": [], "groups": [], "solution": [], "compared": 0}
 
 
+def test_a_class_handing_in_the_same_text_is_one_group_linked_in_a_chain():
+    """Do 1,000 students who handed in the very same answer make one group, linked by 999 pairs, not half a million,
+    each flagged against the course's answer when it is that?"""
+    solution = BY_NAME["confusion_matrix"].solution
+    everyone = {f"s{index:04d}": solution for index in range(1000)}
+    flags = flag_exercise({**everyone, "ada": LOOPED}, STARTER, solution)
+    assert len(flags["pairs"]) == 999 and flags["groups"] == [sorted(everyone)]
+    assert {match["student"] for match in flags["solution"]} == set(everyone)
+    assert flags["compared"] == 1001
+
+
 def test_groups_put_the_linked_students_together_smallest_first():
     """Are students linked through flagged pairs one group, a pair apart its own, the smaller listed first?"""
     pairs = [{"students": students} for students in (("ada", "bob"), ("bob", "cyd"), ("dee", "eve"), ("ada", "cyd"))]

@@ -75,12 +75,21 @@ def flag_exercise(codes, starter, solution, threshold=THRESHOLD):
     "marks", "solution", "solution_marks"}. Only answers with ``MIN_TOKENS`` of their own are compared.
     """
     boilerplate = boilerplate_hashes(starter)
-    prints = {}
+    # The very same text handed in by several students is fingerprinted and compared once: its students are linked
+    # by a chain of pairs (groups() joins them), not by every pair of them, which for a class of 1,000 writing the
+    # one common way would be half a million.
+    alike = {}
     for student, code in sorted(codes.items()):
+        alike.setdefault(code, []).append(student)
+    prints, pairs, matches = {}, [], []
+    for code, students in alike.items():
         print_ = fingerprint(code, boilerplate)
-        if print_.token_coverage >= MIN_TOKENS:
-            prints[student] = print_
-    pairs, matches = [], []
+        if print_.token_coverage < MIN_TOKENS:
+            continue
+        prints[students[0]] = print_
+        whole = [(0, len(code))]
+        pairs += [{"students": (a, b), "similarity": 1.0, "code": (code, code), "marks": (whole, whole)}
+                  for a, b in zip(students, students[1:])]
     for (a, first), (b, second) in itertools.combinations(prints.items(), 2):
         shared = len(first.hashes & second.hashes)  # a cheap bound: no shared fingerprint, no match
         if not shared or shared < threshold * min(len(first.hashes), len(second.hashes)) / 2:
@@ -93,11 +102,13 @@ def flag_exercise(codes, starter, solution, threshold=THRESHOLD):
     for student, print_ in prints.items():
         share, (marks, solution_marks) = similarity(print_, answer)
         if share >= threshold:
-            matches.append({"student": student, "similarity": share, "code": codes[student], "marks": _slices(marks),
-                            "solution": solution, "solution_marks": _slices(solution_marks)})
+            matches += [{"student": alike_student, "similarity": share, "code": codes[student],
+                         "marks": _slices(marks), "solution": solution, "solution_marks": _slices(solution_marks)}
+                        for alike_student in alike[codes[student]]]
     pairs.sort(key=lambda pair: (-pair["similarity"], pair["students"]))
     matches.sort(key=lambda match: (-match["similarity"], match["student"]))
-    return {"pairs": pairs, "groups": groups(pairs), "solution": matches, "compared": len(prints)}
+    compared = sum(len(alike[codes[student]]) for student in prints)
+    return {"pairs": pairs, "groups": groups(pairs), "solution": matches, "compared": compared}
 
 
 def groups(pairs):
