@@ -184,9 +184,9 @@ def test_tiny_json_and_table(tiny_run):
         said = " (ready already)" if seconds < 1 else ""
     assert warm_up.endswith(f"  {seconds:.1f} s{said}"), warm_up
     # One progress line per phase: the matmul, each backend, the CNN, the grader's warm-up, each tool, start-up,
-    # the kernel, the lessons.
+    # the kernel, the lessons, the class.
     assert sum(line.startswith("[bench] ") and line.endswith("...") for line in lines) == (
-        1 + len(results["backends"]) + 1 + 1 + len(bench.TIMED_TOOLS) + 3
+        1 + len(results["backends"]) + 1 + 1 + len(bench.TIMED_TOOLS) + 3 + 1
     )
     assert results["parts"] == list(bench.PARTS) and results["command"] == "mnist-lessons bench --tiny"
 

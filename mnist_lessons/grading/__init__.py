@@ -14,6 +14,7 @@
 - ``preprocessors``    nbgrader's door: the engine inside nbgrader's own pipeline
 - ``clearhints``       a release without the lessons' hint cells, on request
 - ``classgrading``     a class graded with nbgrader, several students at once
+- ``workunit``         one student's grading as data: the course's bundle in, the submission's bytes in, results out
 - ``report``           the class report, an HTML page beside the gradebook
 - ``feedbackpage``     the student's whole assignment at the top of each lesson's feedback page
 - ``similarity``       copying flags for the class report, by copydetect's winnowing
