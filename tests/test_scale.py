@@ -55,6 +55,35 @@ def test_an_older_submissions_result_after_a_newer_ones_is_ignored():
     assert seeded.admit(key(TIME)) == "stale" and seeded.admit(key(LATER)) == "write"
 
 
+@pytest.mark.parametrize("data_filter", [True, False], ids=["tarfile-filter", "older-3.11"])
+def test_a_course_bundle_unpacks_plain_files_only(tmp_path, monkeypatch, data_filter):
+    """Does a worker unpack a course bundle's files and folders, and refuse a link in it, with tarfile's data filter
+    and, on a Python 3.11 before it (Debian 12's 3.11.2), by the same rule by hand?"""
+    import io
+    import tarfile
+
+    if not data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+
+    def bundle(link):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            config = tarfile.TarInfo("nbgrader_config.py")
+            config.size = 5
+            tar.addfile(config, io.BytesIO(b"c = 1"))
+            if link:
+                escape = tarfile.TarInfo("source/escape")
+                escape.type, escape.linkname = tarfile.SYMTYPE, "/etc/shadow"
+                tar.addfile(escape)
+        return buffer.getvalue()
+
+    workunit.unpack_course(bundle(link=False), tmp_path / "plain")
+    assert (tmp_path / "plain" / "nbgrader_config.py").read_text() == "c = 1"
+    with pytest.raises((ValueError, tarfile.TarError)):
+        workunit.unpack_course(bundle(link=True), tmp_path / "linked")
+    assert not os.path.lexists(tmp_path / "linked" / "source" / "escape")
+
+
 def test_the_driver_writes_each_result_once_and_never_an_older_one(course, fake, monkeypatch):
     """When the grading hands the driver bob's result twice, then an older submission of his, does the gradebook take
     the first alone, and does the report say why the older one was not written?"""

@@ -52,9 +52,16 @@ def pack_course(course, assignment):
 
 
 def unpack_course(bundle, folder):
-    """Write a ``pack_course`` bundle into ``folder`` (tarfile's data filter: no links out, no devices)."""
+    """Write a ``pack_course`` bundle into ``folder``: plain files and folders under it only, nothing else."""
     with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:gz") as tar:
-        tar.extractall(folder, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later: tarfile's data filter (no links out, no devices)
+            tar.extractall(folder, filter="data")
+            return
+        members = tar.getmembers()
+        for member in members:  # the same rule, by hand, for an older 3.11 (Debian 12's is 3.11.2)
+            if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in Path(member.name).parts:
+                raise ValueError(f"the course's bundle holds {member.name!r}, which is not a plain file of the course")
+        tar.extractall(folder, members=members)
 
 
 def hold(bundle):
