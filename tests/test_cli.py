@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -293,19 +294,25 @@ def test_lab_starts_as_root_without_warnings(tmp_path):
         env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")},
         start_new_session=True,  # its JupyterLab is its child: both are stopped together, as Ctrl+C stops them
     )
-    lines = []
-    try:
+    lines, serving = [], threading.Event()
+
+    def read():  # all of its output, to the end: a pipe left full would stop JupyterLab mid-line
         for line in run.stdout:
             lines.append(line)
-            if "is running at" in line or len(lines) > 200:
-                break
+            if "is running at" in line:
+                serving.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert serving.wait(120), "".join(lines[-40:])  # SIGTERM only once it serves, its handlers in place
         os.kill(run.pid, signal.SIGTERM)  # to the command alone, as a service manager stops it: JupyterLab is it
-        run.wait(timeout=60)  # raises, failing the test, if JupyterLab did not stop
+        run.wait(timeout=120)  # raises, failing the test, if JupyterLab did not stop
         assert not trees([], sessions=[run.pid]), "a process of the lab outlived SIGTERM to the command"
     finally:
         kill_all(trees([], sessions=[run.pid]))  # no server outlives the test, whatever failed above
+        reader.join(30)
     log = "".join(lines)
-    assert "is running at" in log, log
     assert "so JupyterLab is started with --allow-root" in log and "Running as root is not recommended" not in log
     assert "nbgrader_config.py" not in log, log
 
