@@ -36,6 +36,13 @@ SERVER_START_S = 120  # a student's JupyterLab
 COMMAND_S = 600  # one nbgrader or autograde-class run (grading a complete submission takes 20 to 40 s)
 
 
+# Root's own tools (useradd, userdel, runuser, nsenter, chpasswd) live in sbin, which a bare PATH leaves out (the
+# README's commands run with env -i PATH=/usr/bin:/bin): look there too, for this process and what it starts.
+_PATH = os.environ.get("PATH", "").split(os.pathsep)
+os.environ["PATH"] = os.pathsep.join(_PATH + [folder for folder in ("/usr/local/sbin", "/usr/sbin", "/sbin")
+                                             if folder not in _PATH])
+
+
 def missing():
     """Why a hub cannot run here (a sentence), or None."""
     if os.geteuid() != 0:
