@@ -154,9 +154,15 @@ def test_a_poison_submission_is_tried_a_bounded_number_of_times(course, monkeypa
             distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                                      dashboard_address="127.0.0.1:0") as cluster, distributed.Client(cluster) as client:
         report = classgrading.autograde_class(course, scheduler=client, progress=False)
-    assert sorted(report["graded"]) == ["ada", "cyd"] and list(report["failed"]) == ["bob"]
-    assert report["failed"]["bob"].startswith("the worker grading this submission died each time it was tried (2 times")
-    assert graded(course) == ["ada", "cyd"]
+        assert "bob" in report["failed"] and "bob" not in report["graded"]
+        assert report["failed"]["bob"].startswith("the worker grading this submission died each time it was tried "
+                                                  "(2 times")
+        # A classmate whose task waited on a worker that died may be given up on with it: Dask blames every task the
+        # worker held (docs/cluster.md). Never a zero: reported not graded, and the next run grades them.
+        assert set(report["graded"]) | set(report["failed"]) == {"ada", "bob", "cyd"}
+        assert graded(course) == sorted(report["graded"])
+        again = classgrading.autograde_class(course, scheduler=client, progress=False)
+    assert list(again["failed"]) == ["bob"] and graded(course) == ["ada", "cyd"]
     with pytest.raises(Exception, match="No such submission"):
         scores(course, "bob")  # no zero written
 
