@@ -86,11 +86,11 @@ from mnist_lessons.grading import channel, compilecache, forkserver, notebooks, 
 from mnist_lessons.grading.processes import resident_bytes
 from mnist_lessons.exercises import BY_NAME, LESSONS, ON_TRAINED_NETWORK
 
-# Budgets that follow the course's own cost (docs/performance.md measures the margin): an honest lesson's child
-# runs for a few seconds, about 15 at most on a loaded 2-core machine, and a complete student for about 15 s; a
-# submission whose every cell loops forever costs at most LESSON_SECONDS a lesson and SUBMISSION_SECONDS in all.
+# Budgets that follow the course's own cost (docs/performance.md measures the margin): an honest lesson's children
+# run 1 to 5 s, under 8 s with six busy processes beside them on 2 cores, and a complete student takes 10 to 40 s;
+# a submission whose every cell loops forever costs at most LESSON_SECONDS a lesson and SUBMISSION_SECONDS in all.
 FUNCTION_SECONDS = 60.0  # one graded function's calls: train_model's, the longest, take a few seconds
-CELL_SECONDS = 60.0  # one cell: lesson 06's set-up, the longest, trains briefly in a few seconds
+CELL_SECONDS = 60.0  # one cell: the lessons' set-up cells and a learner's own take under a second in grading
 NOTEBOOK_SECONDS = 120.0  # one run of the child: cells, every function and Keras' import
 LESSON_SECONDS = 120.0  # the lesson's children together, the reruns after a crash or a hang included
 SUBMISSION_SECONDS = 300.0  # a student's lessons together, from the first start to the last verdict
