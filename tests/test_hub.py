@@ -74,6 +74,18 @@ def test_hub_setup_refuses_an_account_that_does_not_exist(capsys):
     assert error.count("\n") == 1 and ("no account named 'no-such-account-here'" in error or "run it as root" in error)
 
 
+def test_the_exchange_is_not_made_through_a_link(tmp_path):
+    """Does preparing the exchange (as root) refuse a root that is a symbolic link, changing nothing it points to?"""
+    from mnist_lessons.grading.exchange import prepare_exchange
+
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    (tmp_path / "exchange").symlink_to(target)
+    with pytest.raises(ValueError, match="symbolic link"):
+        prepare_exchange(str(tmp_path / "exchange"), "mnist-lessons", "root")
+    assert (target.stat().st_mode & 0o7777) == 0o700 and not list(target.iterdir())
+
+
 @pytest.fixture(scope="module")
 def hub_class():
     with running_hub() as cls:

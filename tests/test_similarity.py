@@ -70,6 +70,15 @@ def test_a_class_handing_in_the_same_text_is_one_group_linked_in_a_chain():
     assert flags["compared"] == 1001
 
 
+def test_an_answer_past_the_size_bound_is_not_compared():
+    """Is an exercise's code larger than MAX_CODE_BYTES left out of the comparison, costing the driver nothing?"""
+    from mnist_lessons.grading.similarity import MAX_CODE_BYTES
+
+    huge = LOOPED + "\n" + "# padding\n" * (MAX_CODE_BYTES // 10 + 1)
+    flags = flag_exercise({"ada": LOOPED, "bob": huge}, STARTER, BY_NAME["confusion_matrix"].solution)
+    assert flags["compared"] == 1 and flags["pairs"] == []
+
+
 def test_groups_put_the_linked_students_together_smallest_first():
     """Are students linked through flagged pairs one group, a pair apart its own, the smaller listed first?"""
     pairs = [{"students": students} for students in (("ada", "bob"), ("bob", "cyd"), ("dee", "eve"), ("ada", "cyd"))]

@@ -31,7 +31,7 @@ from mnist_lessons.environment import child_env, use_own_scripts
 from mnist_lessons.grading import engine, workunit
 from mnist_lessons.grading.processes import live_processes, proc_stat, trees
 from mnist_lessons.grading.preprocessors import NOTES_KEY
-from mnist_lessons.grading.registry import LESSONS
+from mnist_lessons.exercises import LESSONS
 
 
 

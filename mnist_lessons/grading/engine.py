@@ -84,7 +84,7 @@ from mnist_lessons.grading import apart
 from mnist_lessons.grading import cases as exercise_cases
 from mnist_lessons.grading import channel, compilecache, forkserver, notebooks, sandbox, sandboxview
 from mnist_lessons.grading.processes import resident_bytes
-from mnist_lessons.exercises import BY_NAME, LESSONS, ON_TRAINED_NETWORK
+from mnist_lessons.exercises import BY_NAME, LESSONS, ON_TRAINED_NETWORK, exercises_of
 
 # Budgets that follow the course's own cost (docs/performance.md measures the margin): an honest lesson's children
 # run 1 to 5 s, under 8 s with six busy processes beside them on 2 cores, and a complete student takes 10 to 40 s;
@@ -240,7 +240,7 @@ def read_release(lesson, release_dir=None):
 def zero_lesson(lesson, message):
     """The grade of a lesson that could not be run at all: every function zero, with ``message``."""
     grade = LessonGrade(lesson, {}, notes=[message])
-    for exercise in _exercises(lesson):
+    for exercise in exercises_of(lesson):
         grade.functions[exercise.name] = FunctionGrade(exercise.name, 0, exercise.points, False, message)
     return grade
 
@@ -364,7 +364,7 @@ def grade_notebook(submission, lesson, *, release, limits=Limits(), repaired=(),
                 sandboxes = stack.enter_context(Sandboxes(shared=False))
             outcome = _grade_program(program, lesson, limits, sandboxes)
     grade = LessonGrade(lesson, {}, notes=list(dict.fromkeys([*notes, *outcome.notes])), child_seconds=outcome.seconds)
-    for exercise in _exercises(lesson):
+    for exercise in exercises_of(lesson):
         name = exercise.name
         message = outcome.messages[name]
         passed = message is None
@@ -380,7 +380,7 @@ def _grade_program(program, lesson, limits, sandboxes):
     """Run ``program`` in the sandbox and replay each check here on what it recorded: the Outcome."""
     run = _run_child(program, lesson, limits, sandboxes)
     messages = {}
-    for exercise in _exercises(lesson):
+    for exercise in exercises_of(lesson):
         name = exercise.name
         if name in run.problems:
             messages[name] = run.problems[name]
@@ -389,10 +389,6 @@ def _grade_program(program, lesson, limits, sandboxes):
         else:
             messages[name] = _replay_check(name, run.recorded[name])
     return Outcome(messages, run.notes, run.seconds)
-
-
-def _exercises(lesson):
-    return [BY_NAME[name] for name in LESSONS[lesson]]
 
 
 def _program(cells, lesson, release):

@@ -84,6 +84,8 @@ def prepare_exchange(root, course_id, grader):
         raise ValueError(f"no account named {grader!r} on this machine: create the grader's account first") from None
     if not course_id or os.sep in course_id or course_id.startswith("."):
         raise ValueError(f"course id {course_id!r}: expected a plain name, such as mnist-lessons")
+    if os.path.islink(root):
+        raise ValueError(f"{root} is a symbolic link: give the exchange's real folder (this runs as root)")
     os.makedirs(root, exist_ok=True)
     os.chown(root, 0, 0)
     os.chmod(root, ROOT_MODE)

@@ -17,7 +17,6 @@ shown as text), and every learner-derived word in it is escaped as Markdown
 ``GetGrades``.
 """
 
-import json
 import re
 import urllib.parse
 from pathlib import Path
@@ -27,12 +26,9 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from mnist_lessons.grading import notebooks
-from mnist_lessons.grading.preprocessors import NOTES_KEY
-from mnist_lessons.grading.report import ORDER, UNREADABLE, stored_notes
+from mnist_lessons.grading.report import ORDER, UNREADABLE, lesson_verdicts, stored_notes
 
 SUMMARY_TAG = "grades-summary"  # the summary cell's tag, so that a second run replaces it rather than adding one
-MAX_VERDICTS_BYTES = 32 * 1024**2  # an autograded notebook, read for its verdicts only
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:])")
 
 
@@ -43,15 +39,8 @@ def markdown_text(text):
 
 def read_lesson_verdicts(folder):
     """{lesson: {exercise: message, or None when passed}} from the autograded notebooks in ``folder``, read as data."""
-    verdicts = {}
-    for path in sorted(Path(folder).glob("*.ipynb")):
-        try:
-            meta = json.loads(notebooks.read_bounded(path, MAX_VERDICTS_BYTES)).get("metadata", {}).get(NOTES_KEY, {})
-        except (OSError, ValueError, AttributeError):
-            continue
-        verdicts[path.stem] = {name: None if verdict.get("passed") else str(verdict.get("message", ""))
-                               for name, verdict in meta.get("verdicts", {}).items()}
-    return verdicts
+    return {path.stem: verdicts for path in sorted(Path(folder).glob("*.ipynb"))
+            if (verdicts := lesson_verdicts(path)) is not None}
 
 
 def student_summary(gradebook, assignment, student, verdicts):

@@ -26,6 +26,7 @@ from pathlib import Path
 from nbgrader.api import MissingEntry
 
 from mnist_lessons import hints
+from mnist_lessons.grading import notebooks
 from mnist_lessons.grading.engine import STUB_MESSAGE
 from mnist_lessons.grading.preprocessors import NOTES_HEADING, NOTES_KEY
 from mnist_lessons.exercises import EXERCISES
@@ -35,6 +36,7 @@ REPORT_PATH = Path("reports") / "class-report.html"  # in the course directory, 
 CATEGORIES = ("passed", "wrong", "not attempted", "error", "timeout", "no notebook")
 ORDER = {exercise.name: index for index, exercise in enumerate(EXERCISES)}  # the course's order
 UNREADABLE = "could not be read as a notebook"  # notebooks.unreadable_note's words
+MAX_VERDICTS_BYTES = 32 * 1024**2  # an autograded notebook, read for its verdicts only
 ERRORS = ("It raised", "could not be graded", "earns nothing", "returned something the check could not use")
 
 
@@ -62,16 +64,21 @@ def read_verdicts(course, assignment):
     """{student: {lesson: {exercise: message or None when passed}}} from the autograded notebooks' metadata."""
     verdicts = {}
     for path in sorted(Path(course).glob(f"autograded/*/{assignment}/*.ipynb")):
-        student = path.parent.parent.name
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(NOTES_KEY, {})
-        except (OSError, ValueError):
-            continue
-        verdicts.setdefault(student, {})[path.stem] = {
-            name: None if verdict.get("passed") else str(verdict.get("message", ""))
-            for name, verdict in meta.get("verdicts", {}).items()
-        }
+        lesson = lesson_verdicts(path)
+        if lesson is not None:
+            verdicts.setdefault(path.parent.parent.name, {})[path.stem] = lesson
     return verdicts
+
+
+def lesson_verdicts(path):
+    """{exercise: message, or None when passed} from one autograded notebook's metadata, read as data (the engine's
+    verdicts, preprocessors.SaveNotes); None when it cannot be read."""
+    try:
+        meta = json.loads(notebooks.read_bounded(path, MAX_VERDICTS_BYTES))["metadata"][NOTES_KEY]
+        return {str(name): None if verdict.get("passed") else str(verdict.get("message", ""))
+                for name, verdict in meta.get("verdicts", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def stored_notes(submitted_notebook):

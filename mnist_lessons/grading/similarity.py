@@ -33,6 +33,7 @@ THRESHOLD = 0.8  # the share of each answer's fingerprinted code found in the ot
 NOISE = 25  # copydetect's noise threshold: no match shorter than 25 normalised characters counts
 GUARANTEE = 30  # copydetect's guarantee threshold: every match of 30 characters or more is found
 MIN_TOKENS = 50  # normalised characters of its own below which an answer is one obvious line (preprocess_images: 38)
+MAX_CODE_BYTES = 64 * 1024  # an exercise's code above this is not compared: the course's answers are under 2 KB
 
 
 def fingerprint(code, boilerplate=()):
@@ -83,6 +84,8 @@ def flag_exercise(codes, starter, solution, threshold=THRESHOLD):
         alike.setdefault(code, []).append(student)
     prints, pairs, matches = {}, [], []
     for code, students in alike.items():
+        if len(code) > MAX_CODE_BYTES:
+            continue  # fingerprinting it in the driver would cost what a learner chose
         print_ = fingerprint(code, boilerplate)
         if print_.token_coverage < MIN_TOKENS:
             continue

@@ -129,13 +129,12 @@ def pack_submission(course, student, assignment, names):
 
 
 def _small_text(path):
+    """The text of a small regular file; None for none, or for a link, a FIFO or a large file, which are not the
+    instructor's tools' own small files (read as data: never through a link, never waiting on a FIFO)."""
     try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+        return notebooks.read_bounded(path, SMALL_FILE_BYTES - 1).decode(errors="replace")
+    except OSError:
         return None
-    if not stat.S_ISREG(info.st_mode) or info.st_size >= SMALL_FILE_BYTES:
-        return None  # as before: a link, a FIFO or a large file is not the instructor's tools' own small file
-    return path.read_text(errors="replace")
 
 
 def _pack_notebook(path):
