@@ -107,6 +107,8 @@ def _process():
             process = _READY.pop(0)
             if process.poll() is None:
                 return process
+            process.stdin.close()  # it ended before a network came: its pipes are closed, not left to the collector
+            process.stdout.close()
     return _start()
 
 
@@ -166,7 +168,7 @@ def main():
     from mnist_lessons.grading import sandbox
 
     import_keras()  # before the request: a process started ahead has this done by the time a network comes
-    checks._prepared_sample()
+    checks._prepared_arrays()  # the sample, prepared and cached: no copy made to be thrown away
     request, blobs = sandbox.read_request(sys.stdin.buffer.read())
     with tempfile.TemporaryDirectory() as folder:
         model = sandbox.Decoder(blobs, Path(folder)).decode(request["model"])
