@@ -242,7 +242,7 @@ def test_an_absurd_model_costs_the_grader_little_and_scores_zero(tmp_path):
 
 def test_a_returned_network_is_trained_apart_from_the_grader(monkeypatch):
     """Does lesson 08's replay train the learner's network through grading/apart.py, never in the grader's process,
-    once, and before it takes the checks' lock, so that the other lessons' replays go on meanwhile?"""
+    once, and without holding the checks' lock, so that the other lessons' replays go on meanwhile?"""
     from mnist_lessons.grading import apart
     from mnist_lessons.grading.cases import CHECKS_LOCK
 
@@ -251,13 +251,16 @@ def test_a_returned_network_is_trained_apart_from_the_grader(monkeypatch):
     def train(encoded, blobs):
         weights = sum(np.load(io.BytesIO(blobs[weight["file"]]), allow_pickle=False).size
                       for weight in encoded["weights"])
-        trained.append((weights, CHECKS_LOCK.locked()))
+        free = CHECKS_LOCK.acquire(timeout=60)  # another replay may hold it for a moment, never for the training
+        if free:
+            CHECKS_LOCK.release()
+        trained.append((weights, free))
         return 0.0
 
     monkeypatch.setattr(apart, "_trained_accuracy", train)
     result = engine.grade_lesson(Path(__file__).resolve().parents[1] / "solutions" / "mnist" / "08_convnet.ipynb",
                                  "08_convnet")
-    assert trained == [(61_706, False)]
+    assert trained == [(61_706, True)]
     assert "classified 0.0%" in result.functions["build_cnn"].message
 
 
@@ -269,9 +272,11 @@ def test_training_apart_is_bounded_and_says_why():
     from mnist_lessons.grading import apart
 
     checks._seed()
-    accuracy = apart.briefly_trained_accuracy(build_cnn())
-    # One epoch is not bit for bit the same from run to run (0.80 to 0.85 for seed 0, on the AMD EPYC): the
-    # check's own band, not the reference's figure, is what a correct network must meet.
+    network = build_cnn()
+    accuracy = apart.briefly_trained_accuracy(network)
+    # The same network, trained again, comes out the same: its Dropout layer is seeded too (unseeded, the one
+    # epoch gave 0.77 to 0.87, and once fell below the bar).
+    assert apart.briefly_trained_accuracy(network) == accuracy
     assert accuracy >= checks._reference_cnn_accuracy() - checks.CNN_ACCURACY_TOLERANCE
     saved = apart.SECONDS
     apart.SECONDS = 0.5
