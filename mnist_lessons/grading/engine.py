@@ -57,9 +57,12 @@ How a lesson is graded, and why:
    stops with ``GradingError``, naming the cause, and writes no grade.
 """
 
+import atexit
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
+import gc
 import hashlib
 import io
 import itertools
@@ -266,8 +269,10 @@ def side_by_side(items, jobs, grade):
             turns.leave(lesson)  # a lesson that never ran a child (past the deadline, or an error) holds no one up
 
     trains_apart = any(BY_NAME[name].trains_apart for lesson in items for name in LESSONS.get(lesson, ()))
-    with Sandboxes(shared=len(items) > 1, turns=turns) as sandboxes, \
-            apart.ready() if trains_apart else contextlib.nullcontext():
+    # The process that trains apart, then the shared server, start first: each imports Keras (about 1.4 s), and
+    # every lesson waits for the server, while this process's own preparations need neither.
+    with apart.ready() if trains_apart else contextlib.nullcontext(), \
+            Sandboxes(shared=len(items) > 1, turns=turns, start=True) as sandboxes:
         with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
             futures = {lesson: pool.submit(grade_in_turn, lesson) for lesson in started}
             return {lesson: futures[lesson].result() for lesson in items}
@@ -605,7 +610,8 @@ class Sandboxes:
     servers' sandboxes see only the folders made for their children.
     """
 
-    def __init__(self, shared, turns=None):
+    def __init__(self, shared, turns=None, start=False):
+        _exit_quickly()
         self.shared = shared
         self.turns = turns or Turns()  # which children may run now (side_by_side)
         self.backend = _backend()  # the same backend as this process: replays must agree
@@ -614,29 +620,42 @@ class Sandboxes:
         self.private = self.root / "grader"  # what only the grader sees: what each child sent, its output
         self.private.mkdir()
         self.package = sandboxview.make(self.root / "package")  # the package as the sandbox sees it: no answers
-        compilecache.read_in_this_process(self.cache)  # for the cases and the replays made here
         self._servers = {}  # None (the shared one) or a lesson -> Server
         self._lock = threading.Lock()
         self._count = itertools.count(1)
+        self._launched = None  # the shared server, launched here (``start``) and not yet waited for
+        try:
+            if start and shared:  # from this thread, which outlives it (Server.launch)
+                self._launched = self._new_server().launch()
+            compilecache.read_in_this_process(self.cache)  # for the cases and the replays made here
+        except BaseException:
+            self.close()
+            raise
 
     def server(self, lesson, alone):
         """The running server for ``lesson``: the shared one, or (``alone``) the lesson's own; started if need be."""
         key = lesson if alone or not self.shared else None
         with self._lock:
+            if key is None and self._launched is not None:
+                launched, self._launched = self._launched, None
+                self._servers[None] = launched.ready()  # raises as a start made here would
             server = self._servers.pop(key, None)
             if server is not None and not server.alive:
                 server.close()
                 server = None
             if server is None:
-                number = next(self._count)
-                area = self.root / f"sandbox-{number}"  # where it writes if it runs unconfined
-                area.mkdir()
-                read_only = [compilecache.programs(self.cache)] if self.cache is not None else []
-                server = forkserver.Server(self._environment(), work_bytes=SCRATCH_BYTES, area=area,
-                                           package=self.package, read_only=read_only, keras=self.backend == "jax",
-                                           log=self.private / f"server-{number}.log").start()
+                server = self._new_server().start()
             self._servers[key] = server  # only once it started: a server that could not is not kept
             return server
+
+    def _new_server(self):
+        number = next(self._count)
+        area = self.root / f"sandbox-{number}"  # where it writes if it runs unconfined
+        area.mkdir()
+        read_only = [compilecache.programs(self.cache)] if self.cache is not None else []
+        return forkserver.Server(self._environment(), work_bytes=SCRATCH_BYTES, area=area, package=self.package,
+                                 read_only=read_only, keras=self.backend == "jax",
+                                 log=self.private / f"server-{number}.log")
 
     def private_folder(self, lesson):
         """A new folder, seen by the grader alone, for what a child of ``lesson`` sends and prints."""
@@ -661,6 +680,9 @@ class Sandboxes:
 
     def close(self):
         with self._lock:
+            if self._launched is not None:  # launched for a fork that never came
+                self._launched.close()
+                self._launched = None
             for server in self._servers.values():
                 server.close()
             self._servers.clear()
@@ -671,6 +693,18 @@ class Sandboxes:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@functools.cache
+def _exit_quickly():
+    """Skip the collector's passes over what grading left in memory, when this process exits.
+
+    A process that graded holds Keras, JAX and the checks' arrays: the interpreter's last collections walk them
+    for 0.5 to 1 s at exit (each door's process), to free memory that goes back with the process. Frozen at exit
+    (``atexit`` runs before those passes), they are skipped; what reference counts free is freed as before, so
+    files are still flushed and closed.
+    """
+    atexit.register(gc.freeze)
 
 
 _WEIGHTS_LOADED = set()  # the saved trained networks this process's checks use already
@@ -1159,18 +1193,31 @@ def _replay_check(name, record):
     """Run the lesson's check here against the recorded results; None when it passed, else its message."""
     if "error" in record:
         return f"{name}: {record['error']}"
-    ahead = _trained_ahead(name, record)  # before its turn at the checks: the other lessons' replays go on meanwhile
-    with exercise_cases.CHECKS_LOCK:  # checks swap sys.stdout and fd 2 while they run: one at a time
-        return _replay_check_alone(name, record, ahead)
+    ahead = _trained_ahead(name, record)  # trained while the check runs, up to where it needs the accuracy
+    models = {}  # the networks rebuilt here, once for both runs of the check below
+    if ahead:
+        try:
+            with exercise_cases.CHECKS_LOCK:  # checks swap sys.stdout and fd 2 while they run: one at a time
+                return _replay_check_alone(name, record, ahead, models, wait=False)
+        except _Unfinished:  # the rest of the check waits for the training, without the lock
+            concurrent.futures.wait(ahead.values())
+    with exercise_cases.CHECKS_LOCK:
+        return _replay_check_alone(name, record, ahead, models)
+
+
+class _Unfinished(BaseException):
+    """A network trained apart is still training: the check stops there (no ``except Exception`` of the check's
+    may take this for the learner's failure), and runs again once the training has ended."""
 
 
 def _trained_ahead(name, record):
-    """{model_id: accuracy, or why training was stopped} for the networks the visible calls returned, trained apart.
+    """{model_id: Future} for the networks the visible calls returned, each trained apart in a thread of its own.
 
     Lesson 08's check trains the network its visible call returned (``checks._expect_cnn_learns``), one epoch, in
-    a process of its own: seconds, which the replay would otherwise spend holding the checks' lock. A network the
-    grader will not build is not trained; one whose training fails for another reason is trained again in the
-    check, as it would have been.
+    a process of its own: seconds, which the replay would otherwise spend holding the checks' lock. Each future
+    gives the accuracy, or why training was stopped, or None for a network whose training failed for another
+    reason (Keras refusing it, a weight it cannot read), which the check then trains again, as it would have. A
+    network the grader will not build is not trained.
     """
     if not BY_NAME[name].trains_apart:
         return {}
@@ -1181,27 +1228,40 @@ def _trained_ahead(name, record):
             continue
         if _model_problem(result.get("config")) or not isinstance(result.get("weights"), list):
             continue
-        try:
-            ahead[result["model_id"]] = apart.accuracy_of_record(result, record["_arrays"])
-        except apart.Stopped as err:
-            ahead[result["model_id"]] = err
-        except Exception:  # noqa: BLE001 -- Keras refusing it, a weight it cannot read: the check trains it, and says
-            pass
+        if result["model_id"] not in ahead:
+            future = ahead[result["model_id"]] = concurrent.futures.Future()
+            threading.Thread(target=_train_apart, args=(future, result, record["_arrays"]), daemon=True).start()
     return ahead
 
 
-def _replay_check_alone(name, record, ahead=None):
+def _train_apart(future, result, arrays):
+    try:
+        future.set_result(apart.accuracy_of_record(result, arrays))
+    except apart.Stopped as err:
+        future.set_result(err)
+    except Exception:  # noqa: BLE001 -- see _trained_ahead
+        future.set_result(None)
+
+
+def _replay_check_alone(name, record, ahead=None, models=None, wait=True):
     from mnist_lessons import checks
 
     replay = _Replay(name, record)
+    if models is not None:
+        replay.models = models
     failures = []  # a network trained apart whose process failed through no fault of the learner's
 
     def trained_apart(model):
         token = next((token for token, built in replay.models.items() if built is model), None)
-        if token in (ahead or {}):
-            if isinstance(ahead[token], Exception):
-                raise ahead[token]
-            return ahead[token]
+        future = (ahead or {}).get(token)
+        if future is not None:
+            if not wait and not future.done():
+                raise _Unfinished
+            outcome = future.result()
+            if isinstance(outcome, Exception):
+                raise outcome
+            if outcome is not None:
+                return outcome
         try:
             return apart.briefly_trained_accuracy(model)
         except apart.Failed as err:

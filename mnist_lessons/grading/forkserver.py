@@ -113,6 +113,14 @@ class Server:
     def start(self):
         """Start the server and wait until it has imported what it preloads; ServerError (and nothing left
         running) if it cannot."""
+        return self.launch().ready()
+
+    def launch(self):
+        """Start the server's process, and return without waiting for it (``ready`` waits).
+
+        The sandbox dies with the thread that launched it (bubblewrap's ``--die-with-parent`` is a parent-death
+        signal, which follows the thread): launch from one that outlives the server.
+        """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         from mnist_lessons.grading import sandboxview
 
@@ -132,6 +140,13 @@ class Server:
             log.close()
         self._socket = ours
         threading.Thread(target=self._read, name="forkserver-reader", daemon=True).start()
+        return self
+
+    def ready(self):
+        """Wait until the launched server has imported what it preloads: the server, or ServerError (and nothing
+        left running)."""
+        if self.pid is not None:
+            return self
         try:
             ready = self._reply("ready", START_SECONDS)
             self.pid = self._find(ready["pid"], self.process.pid) if self.confined else self.process.pid
