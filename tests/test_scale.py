@@ -110,6 +110,23 @@ def test_the_driver_writes_each_result_once_and_never_an_older_one(course, fake,
     assert scores(course, "bob") == EXPECTED["bob"]
 
 
+def test_a_submission_older_than_the_gradebooks_is_not_sent_to_be_graded(course, fake, monkeypatch):
+    """When submitted/ holds an older submission than the one the gradebook has graded (copied back by hand, say),
+    is it left out before grading, every run, with the reason, rather than graded and then refused?"""
+    classgrading.autograde_class(course, progress=False)
+    (course / "submitted" / "bob" / ASSIGNMENT / "timestamp.txt").write_text("2026-12-31 00:00:00.000000 UTC")
+    sent = []
+    results = classgrading._results
+    monkeypatch.setattr(classgrading, "_results",
+                        lambda course_, students, *rest: sent.extend(students) or results(course_, students, *rest))
+    for _ in range(2):
+        report = classgrading.autograde_class(course, progress=False)
+        assert "bob" not in sent and report["graded"] == []
+        assert report["failed"] == {"bob": "not written: the gradebook holds a newer submission (2027-01-01T00:00:00) "
+                                           "than submitted/bob/mnist/timestamp.txt (2026-12-31T00:00:00)"}
+    assert scores(course, "bob") == EXPECTED["bob"]
+
+
 # ---------------------------------------------------------------- a submission that kills its workers
 
 

@@ -540,10 +540,17 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
     with _gradebook(course / "gradebook.db") as gradebook:
         todo = [student for student in students if force or not is_graded(course, student, assignment, gradebook)]
     report = {"graded": [], "skipped": [s for s in students if s not in todo], "failed": {}, "notes": {}, "seconds": 0.0}
+    ledger = workunit.Ledger(_held_submissions(course, assignment))
+    # A submission older than the one the gradebook holds would be graded, then refused (below): not sent at all.
+    for student in todo:
+        submitted = submitted_timestamp(course, student, assignment)
+        moment = submitted.isoformat() if submitted is not None else None
+        if ledger.admit((student, assignment, moment, None)) == "stale":
+            report["failed"][student] = _stale_note(ledger, student, assignment, moment)
+    todo = [student for student in todo if student not in report["failed"]]
     started = time.monotonic()
     remove_stale_scratch()  # what a run killed with SIGKILL left behind
     bar = tqdm(total=len(todo), desc=f"autograding {assignment}", unit="student", disable=not progress)
-    ledger = workunit.Ledger(_held_submissions(course, assignment))
     with stop_on_signals(), _gradebook(course / "gradebook.db") as gradebook:
         results = _results(course, todo, assignment, jobs, scheduler)
         try:
@@ -557,9 +564,7 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
                     ledger.written(key)
                     report["graded"].append(student)
                 elif verdict == "stale":  # written nowhere: the gradebook's newer submission stays
-                    report["failed"][student] = (f"not written: the gradebook holds a newer submission "
-                                                 f"({ledger.held[key[:2]][0]}) than submitted/{student}/"
-                                                 f"{assignment}/timestamp.txt ({key[2]})")
+                    report["failed"][student] = _stale_note(ledger, student, assignment, key[2])
                 if result["notes"] and verdict != "duplicate":
                     report["notes"][student] = result["notes"]
                 bar.update(verdict != "duplicate")
@@ -570,6 +575,11 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
     report["seconds"] = time.monotonic() - started
     report.update(write_reports(course, assignment))
     return report
+
+
+def _stale_note(ledger, student, assignment, moment):
+    return (f"not written: the gradebook holds a newer submission ({ledger.held[(student, assignment)][0]}) than "
+            f"submitted/{student}/{assignment}/timestamp.txt ({moment})")
 
 
 def write_reports(course, assignment=ASSIGNMENT):
