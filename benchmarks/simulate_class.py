@@ -1,6 +1,6 @@
 """Simulate grading a large class on a local Dask cluster: the driver's wall time and peak memory (issue 29).
 
-    python benchmarks/simulate_class.py [--students 1000] [--workers 2] [--threads 2] [--reports]
+    python benchmarks/simulate_class.py [--students 1000] [--workers 2] [--threads 2] [--reports] [--grade]
 
 The class is classgrading.synthetic_class's four kinds of student repeated
 (hard links to four students' files); the course is made by
@@ -12,7 +12,9 @@ the grading itself is a stand-in (``stand_in``: full marks for every readable
 notebook, its autograded files as large as the submitted ones), so that what
 is measured is the driver's side, not nbgrader's. Prints the wall time, the
 driver's peak resident memory, and its resident memory after every tenth of
-the class: flat when the driver holds only what it must write.
+the class: flat when the driver holds only what it must write. With ``--grade``
+there is no stand-in: every student is graded for real, with nbgrader and the
+course's engine, and the figures are the class's own (students an hour).
 """
 
 import argparse
@@ -99,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--reports", action="store_true",
                         help="write the class report and LMS files too, timed apart (the grading's figures exclude them)")
+    parser.add_argument("--grade", action="store_true",
+                        help="grade every student for real (nbgrader and the engine) instead of the stand-in")
     args = parser.parse_args(argv)
     from dask.distributed import Client
 
@@ -113,7 +117,8 @@ def main(argv=None):
             for path in source.iterdir():
                 os.link(path, target / path.name)
             (target / "timestamp.txt").write_text("2027-01-01 00:00:00.000000 UTC")
-        classgrading.grade_student = stand_in  # the one stand-in: everything else is autograde-class's own
+        if not args.grade:
+            classgrading.grade_student = stand_in  # the one stand-in: everything else is autograde-class's own
         samples = []
         merge = classgrading.merge_result
 
@@ -148,7 +153,9 @@ def main(argv=None):
         print(f"{len(report['graded'])} of {args.students} students graded, {len(report['failed'])} not, on "
               f"{args.workers} worker processes of {args.threads} threads, {os.cpu_count()} cores: "
               f"{graded_seconds:.0f} s to the last write"
-              + (f", {seconds - graded_seconds:.0f} s more for the reports" if args.reports else " (reports skipped)"))
+              + (f", {seconds - graded_seconds:.0f} s more for the reports" if args.reports else " (reports skipped)")
+              + (f"; graded for real: {len(report['graded']) * 3600 / graded_seconds:.0f} students an hour"
+                 if args.grade else ""))
         print(f"driver's peak resident memory: {reports['peak_before'] / 2**20:.0f} MiB to the last write"
               + (f", {peak / 2**20:.0f} MiB with the reports" if args.reports else "")
               + "; after each tenth of the class: "

@@ -342,7 +342,7 @@ def autograde_reference_submission_stock(lessons=None):
 # graded completely or not at all as far as `is_graded` is concerned, and
 # running it again grades only those left.
 
-GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission; about 20 s on 2 cores
+GRADE_SECONDS = engine.SUBMISSION_SECONDS  # one student's whole submission: about 9 s through nbgrader on 2 quiet cores
 CHILD_SECONDS = GRADE_SECONDS + 600  # a backstop for one nbgrader command: the engine's deadline, then its replays
 IN_FLIGHT_PER_THREAD = 2  # submissions sent to a cluster per worker thread: one grading, one queued behind it
 # A Dask client keeps its last messages to the scheduler for debugging, each under 1 MB whole: 1,000 by default,
