@@ -272,10 +272,10 @@ def test_a_worker_killed_while_it_grades_leaves_every_student_graded_once(tmp_pa
                                "--scheduler", dask_cluster["address"]], cwd=tmp_path, env=dask_cluster["env"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        def grading_worker():  # a worker with its nbgrader autograde started: (worker, its grading processes)
+        def grading_worker():  # a worker whose nbgrader's sandbox runs: (worker, its grading processes)
             for worker in dask_cluster["workers"]:
                 tree = processes.trees([worker.pid]) - {worker.pid}
-                if any("autograde" in _cmdline(pid) for pid in tree):
+                if any("grading.forkserver" in arg for pid in tree for arg in _cmdline(pid)):
                     return worker, tree
             assert driver.poll() is None, driver.communicate()
             return None
@@ -294,6 +294,7 @@ def test_a_worker_killed_while_it_grades_leaves_every_student_graded_once(tmp_pa
     assert (course / "autograded" / "ada" / ASSIGNMENT / "submission_secret.txt").read_text() == "5e" * 64
     assert _wait("the dead worker's grading to end", lambda: not any(_alive(pid) for pid in grading), 30)
     assert sorted(dask_cluster["scratch"].glob(f"{classgrading.SCRATCH_PREFIX}*")) == []
+    assert sorted(dask_cluster["scratch"].glob("mnist-grading-*")) == []  # the engine's, of the nbgrader killed
 
 
 # ---------------------------------------------------------------- the bench's class

@@ -35,9 +35,12 @@ from mnist_lessons.exercises import LESSONS
 
 
 
-def nbgrader(course, *args, check=True):
-    """Run an ``nbgrader`` command in the course directory ``course``; return the CompletedProcess."""
-    completed = run_child([sys.executable, "-m", "nbgrader", *args], cwd=course)
+def nbgrader(course, *args, check=True, tmp=None):
+    """Run an ``nbgrader`` command in the course directory ``course``; return the CompletedProcess.
+
+    ``tmp``: the folder for its temporary files (``TMPDIR``), the engine's sandboxes among them.
+    """
+    completed = run_child([sys.executable, "-m", "nbgrader", *args], cwd=course, tmp=tmp)
     if check and completed.returncode != 0:
         tail = "\n".join(completed.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed in {course} (exit status {completed.returncode}):\n{tail}")
@@ -71,7 +74,7 @@ class Stopped(Exception):
         self.signum = signum
 
 
-def run_child(command, cwd):
+def run_child(command, cwd, tmp=None):
     """Run ``command`` in its own session as one of the driver's children; return the CompletedProcess.
 
     It dies with the process that started it (util-linux's ``setpriv --pdeathsig``, where there is one): a Dask
@@ -81,8 +84,9 @@ def run_child(command, cwd):
     if _STOPPING.is_set():
         raise Stopped(signal.SIGTERM)
     setpriv = shutil.which("setpriv") or shutil.which("setpriv", path="/usr/bin:/bin")
+    env = child_env(TMPDIR=str(tmp)) if tmp is not None else child_env()
     process = subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command, cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                start_new_session=True)
     with _CHILDREN_LOCK:
         _CHILDREN.add(process)
@@ -386,7 +390,11 @@ def grade_one_student(course_bundle, submission):
         workunit.unpack_course(course_bundle, scratch)
         notes = workunit.unpack_submission(submission, scratch / "submitted" / student / assignment,
                                            scratch / "course" / assignment)
-        completed = nbgrader(scratch, "autograde", assignment, "--student", student, "--force", check=False)
+        # The engine's temporary folders too lie in the scratch course: a grading killed with its worker leaves
+        # nothing elsewhere for remove_stale_scratch to miss.
+        (scratch / "tmp").mkdir()
+        completed = nbgrader(scratch, "autograde", assignment, "--student", student, "--force", check=False,
+                             tmp=scratch / "tmp")
         result = {"student": student, "assignment": assignment, "notes": notes, "grades": {}, "files": {},
                   "timestamp": None, "error": None, "seconds": 0.0}
         if completed.returncode != 0:
