@@ -551,8 +551,7 @@ def autograde_class(course, assignment=ASSIGNMENT, *, jobs=None, scheduler=None,
     ledger = workunit.Ledger(_held_submissions(course, assignment))
     # A submission older than the one the gradebook holds would be graded, then refused (below): not sent at all.
     for student in todo:
-        submitted = submitted_timestamp(course, student, assignment)
-        moment = submitted.isoformat() if submitted is not None else None
+        moment = workunit.submitted_time(course, student, assignment)
         if ledger.admit((student, assignment, moment, None)) == "stale":
             report["failed"][student] = _stale_note(ledger, student, assignment, moment)
     todo = [student for student in todo if student not in report["failed"]]

@@ -120,6 +120,11 @@ def submission_time(text):
     return moment.isoformat() if moment else None
 
 
+def submitted_time(course, student, assignment):
+    """The time of ``submitted/<student>/<assignment>/`` as its packed submission's key will hold it, or None."""
+    return submission_time(_small_text(Path(course) / "submitted" / student / assignment / TIMESTAMP_FILE))
+
+
 def pack_submission(course, student, assignment, names):
     """Pack ``submitted/<student>/<assignment>/`` of ``course``: the notebooks among ``names`` (release_names), and
     its timestamp.txt and submission_secret.txt when they are small regular files. Nothing is followed or changed."""
