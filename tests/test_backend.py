@@ -93,3 +93,44 @@ def test_serializing_a_model_on_jax_leaves_tensorflow_unloaded(keras_home):
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout.splitlines()[-1]) == [False, True, True]
+
+
+def test_a_process_that_never_draws_imports_keras_without_matplotlib(keras_home):
+    """Does Keras come up without matplotlib after never_draws (the grader's processes), while a process that may
+    draw gets it with Keras, as before; and can the former still import matplotlib itself afterwards?"""
+    code = (
+        "import json, sys\n"
+        "from mnist_lessons import backend\n"
+        "if sys.argv[1] == 'never': backend.never_draws()\n"
+        "keras = backend.import_keras()\n"
+        "with_keras = 'matplotlib' in sys.modules\n"
+        "keras.layers.Dense(2)\n"
+        "import matplotlib.pyplot\n"
+        "print(json.dumps([with_keras, 'matplotlib.pyplot' in sys.modules]))\n"
+    )
+    env = {**os.environ, "KERAS_HOME": str(keras_home), "MPLBACKEND": "Agg"}
+    found = {}
+    for mode in ("never", "may"):
+        completed = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, env=env,
+                                   timeout=300)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        found[mode] = json.loads(completed.stdout.splitlines()[-1])
+    assert found == {"never": [False, True], "may": [True, True]}
+
+
+def test_the_course_configuration_leaves_copydetect_to_the_class_report():
+    """Loading nbgrader_config.py, as every nbgrader command does (the formgrader and autograde included), imports
+    neither copydetect nor matplotlib: only the class report's similarity flags need them."""
+    from mnist_lessons.coursefiles import nbgrader_config_path
+
+    code = (
+        "import json, sys\n"
+        "from traitlets.config import Config\n"
+        "path = sys.argv[1]\n"
+        "exec(compile(open(path).read(), path, 'exec'), {'get_config': Config, '__file__': path})\n"
+        "print(json.dumps(sorted(name for name in ('copydetect', 'matplotlib', 'keras') if name in sys.modules)))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code, str(nbgrader_config_path())], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.splitlines()[-1]) == []

@@ -80,6 +80,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_lessons.backend import never_draws
 from mnist_lessons.checks import PASSED
 from mnist_lessons.coursefiles import autograder_dir, grading_release_dir, solutions_dir
 from mnist_lessons.environment import child_env, path_with_scripts
@@ -612,6 +613,7 @@ class Sandboxes:
 
     def __init__(self, shared, turns=None, start=False):
         _exit_quickly()
+        never_draws()  # a process that grades replays checks and plots nothing: Keras without matplotlib
         self.shared = shared
         self.turns = turns or Turns()  # which children may run now (side_by_side)
         self.backend = _backend()  # the same backend as this process: replays must agree

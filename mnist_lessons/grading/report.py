@@ -30,7 +30,6 @@ from mnist_lessons.grading import notebooks
 from mnist_lessons.grading.engine import STUB_MESSAGE
 from mnist_lessons.grading.preprocessors import NOTES_HEADING, NOTES_KEY
 from mnist_lessons.exercises import EXERCISES
-from mnist_lessons.grading.similarity import similarity_flags
 
 REPORT_PATH = Path("reports") / "class-report.html"  # in the course directory, beside gradebook.db
 CATEGORIES = ("passed", "wrong", "not attempted", "error", "timeout", "no notebook")
@@ -375,6 +374,10 @@ def read_feedback_pages(course, assignment):
 
 def write_class_report(course, assignment, gradebook):
     """Write ``<course>/reports/class-report.html`` from ``gradebook`` and the autograded notebooks; return its path."""
+    # copydetect imports matplotlib.pyplot: imported here, not by every nbgrader command that loads the course's
+    # configuration (feedbackpage.py imports this module), where it cost each command 0.3 s.
+    from mnist_lessons.grading.similarity import similarity_flags
+
     path = Path(course) / REPORT_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     page = render_html(class_report(gradebook, assignment, read_verdicts(course, assignment),
