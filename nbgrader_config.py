@@ -95,9 +95,11 @@ from mnist_lessons.grading.preprocessors import (  # noqa: E402
 )
 
 c.Autograde.exporter_class = ReadAsData  # a notebook nbgrader cannot read costs its lesson, not the student
-c.Autograde.sanitize_preprocessors = [
-    RepairCells, KeepInertOutput, EscapeLearnerHtml, OverwriteKernelspec, CheckCellMetadata,
-]
+# No CheckCellMetadata in the sanitizing stage: RepairCells has just given every graded cell the source's nbgrader
+# metadata (a learner's own cell has none), which nbgrader validated when it generated the release; the check at the
+# end of autograding, nbgrader's own place for it, still runs. Each took 16 ms a notebook (jsonschema checks
+# nbgrader's schema itself at every cell).
+c.Autograde.sanitize_preprocessors = [RepairCells, KeepInertOutput, EscapeLearnerHtml, OverwriteKernelspec]
 # ClearHints after GradeInSandbox: the engine grades the notebook as repaired, hint cells and all, so that it finds
 # the outcome it graded ahead from the submitted file.
 c.Autograde.autograde_preprocessors = [

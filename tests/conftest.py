@@ -53,7 +53,7 @@ FAST = {
                       "test_cli_arguments", "test_a_part_run_writes_its_own_file"),
     "test_checks.py": ("test_every_exercise_has_a_check", "test_other_exceptions_name_the_call",
                        "test_cnn_other_than_the_table_fails_naming_the_row", "test_cnn_table_is_held_in_the_hidden_check_too",
-                       "test_cnn_honest_forms_pass",
+                       "test_cnn_honest_forms_pass", "test_load_data_is_held_to_a_file_other_than_the_shipped_one",
                        "test_confusion_matrix_fancy_index_says_why_repeats_count_once",
                        "test_one_hot_labels_float64_fails_and_asks_for_float32",
                        "test_one_hot_labels_float32_from_np_eye_passes",

@@ -673,3 +673,26 @@ def test_cnn_honest_forms_pass(fn, capfd):
     checks.check_build_cnn(fn, hidden=True)
     out, err = capfd.readouterr()
     assert checks.HIDDEN_PASSED.format(name="build_cnn") in out and err == ""
+
+
+def test_load_data_is_held_to_a_file_other_than_the_shipped_one(tmp_path, monkeypatch):
+    """Where the package's mnist.npz is not the file it ships (a damaged copy), does lesson 01's check compare with the
+    arrays of that file, as read, rather than with the published digests: a loader that reads it passes, one that
+    changes a pixel fails?"""
+    path = tmp_path / "mnist.npz"
+    (train_images, train_labels), test = checks._write_tiny_npz(str(path))
+    monkeypatch.setattr(checks.reference_data, "PACKAGED_PATH", path)
+    assert not data.is_shipped_file(path)
+
+    def reads(file):
+        return data.load_mnist(file)
+
+    def changes_a_pixel(file):
+        (images, labels), test_pair = data.load_mnist(file)
+        images = images.copy()
+        images[0, 0, 0] ^= 1
+        return (images, labels), test_pair
+
+    checks.check_load_data(reads)
+    with pytest.raises(AssertionError, match="train_images differs from the array x_train in the file"):
+        checks.check_load_data(changes_a_pixel)

@@ -83,6 +83,32 @@ def test_packaged_arrays_match_the_published_checksums():
             assert hashlib.sha256(npz[name].tobytes()).hexdigest() == data.MNIST_SHA256[name], name
 
 
+def test_the_shipped_file_is_known_by_its_digest(tmp_path):
+    """Is the package's own file recognised by its digest, and a copy with one byte changed, or no file, not?"""
+    assert data.PACKAGED_FILE_SHA256 == PACKAGED_FILE_SHA256
+    assert data.is_shipped_file(data.PACKAGED_PATH)
+    changed = bytearray(data.PACKAGED_PATH.read_bytes())
+    changed[len(changed) // 2] ^= 1
+    (tmp_path / "mnist.npz").write_bytes(changed)
+    assert not data.is_shipped_file(tmp_path / "mnist.npz")
+    assert not data.is_shipped_file(tmp_path / "absent.npz")
+
+
+def test_published_arrays_are_known_by_shape_dtype_and_bytes(full_data):
+    """Are the four arrays recognised as MNIST's published ones, and one with a pixel changed, a wider dtype, a
+    row less, or a list, not?"""
+    arrays = dict(zip(data.ARRAY_NAMES, (full_data.train_images, full_data.train_labels, full_data.test_images,
+                                         full_data.test_labels)))
+    assert all(data.is_published_array(key, array) for key, array in arrays.items())
+    assert data.is_published_array("x_test", np.asfortranarray(arrays["x_test"]))  # the same values, other layout
+    changed = arrays["x_test"].copy()
+    changed[0, 14, 14] ^= 1
+    assert not data.is_published_array("x_test", changed)
+    assert not data.is_published_array("y_test", arrays["y_test"].astype(np.int64))
+    assert not data.is_published_array("y_test", arrays["y_test"][:-1])
+    assert not data.is_published_array("y_test", arrays["y_test"].tolist())
+
+
 def test_default_is_the_full_mnist_from_the_package(full_data):
     """With nothing set, does load_mnist_data() give the whole MNIST from the package, verified and quiet?"""
     assert full_data.source == "package"
