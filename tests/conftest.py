@@ -25,6 +25,8 @@ TESTS = Path(__file__).resolve().parent
 # FEW_STEPS), so that a slow test added to a module named whole does not pass unnoticed.
 ALL = ("*",)
 FAST = {
+    "test_autograder.py": ("test_a_notebook_takes_its_outcome_while_the_later_lessons_are_still_graded",
+                           "test_a_lesson_the_grader_failed_stops_at_its_own_notebook"),
     "test_backend.py": ("test_environment_variable_wins", "test_edited_keras_json_wins_over_the_preference",
                         "test_jax_preferred_when_installed", "test_tensorflow_without_jax"),
     "test_answers_out_of_reach.py": ("test_the_routes_reach_the_answers_outside_the_sandbox",

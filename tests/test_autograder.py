@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -420,6 +421,77 @@ def test_every_lesson_has_its_autograder_module():
 
 
 # ---------------------------------------------------------------- the grader's faults are not the student's
+
+
+class _NoSandboxes:
+    """Stands in for engine.Sandboxes where the lessons' grading itself is a stand-in: no server to start."""
+
+    def __init__(self, **kwargs):
+        self.shared = kwargs.get("shared")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _graded_ahead_of_stand_ins(monkeypatch, grade_program, lessons):
+    """A GradedAhead of the course's own notebooks of ``lessons``, each lesson graded by ``grade_program``; and the
+    program digest of each notebook, as grade_notebook computes it."""
+    monkeypatch.setattr(grading, "Sandboxes", _NoSandboxes)
+    monkeypatch.setattr(grading, "_grade_program", grade_program)
+    read = grading.notebooks.read_notebook
+    submissions = {lesson: (read(SOLUTIONS / f"{lesson}.ipynb"), grading.read_release(lesson)) for lesson in lessons}
+    keys = {}
+    for lesson, (submission, release) in submissions.items():
+        cells, _ = grading.notebooks.repair(submission, release)
+        keys[lesson] = grading.program_key(lesson, grading._program(cells, lesson, release))
+    return grading.GradedAhead(submissions), keys
+
+
+def test_a_notebook_takes_its_outcome_while_the_later_lessons_are_still_graded(monkeypatch):
+    """In nbgrader's door, does the first notebook get its lesson's outcome while another lesson is still being
+    graded (so that nbgrader's own steps overlap the grading), and does taking the last outcome wait for the end?"""
+    later_may_end = threading.Event()
+
+    def grade_program(program, lesson, limits, sandboxes):
+        if lesson == "07_draw_your_digit":
+            assert later_may_end.wait(60)
+        return grading.Outcome({name: None for name in LESSONS[lesson]}, [], 0.0)
+
+    ahead, keys = _graded_ahead_of_stand_ins(monkeypatch, grade_program, ["02_preprocess", "07_draw_your_digit"])
+    try:
+        first = ahead.take("02_preprocess", keys["02_preprocess"])
+        assert first.messages == {name: None for name in LESSONS["02_preprocess"]}
+        assert not ahead._outcomes["07_draw_your_digit"].done() and ahead._thread.is_alive()
+        assert ahead.take("02_preprocess", "another program") is None  # other code than was graded: on its own
+    finally:
+        later_may_end.set()
+    assert ahead.take("07_draw_your_digit", keys["07_draw_your_digit"]) is not None
+    assert not ahead._thread.is_alive()  # every outcome taken: the grading has ended, its sandboxes are gone
+    assert ahead.used == {"02_preprocess", "07_draw_your_digit"}
+
+
+def test_a_lesson_the_grader_failed_stops_at_its_own_notebook(monkeypatch):
+    """Is a GradingError of one lesson's raised at that lesson's notebook, the other's outcome still given; and is
+    another error of the grader's kept in ``failed``, its notebook then graded on its own (None)?"""
+
+    def grade_program(program, lesson, limits, sandboxes):
+        if lesson == "07_draw_your_digit":
+            raise grading.GradingError("the grader could not train the network apart")
+        if lesson == "03_build_model":
+            raise RuntimeError("a bug of the grader's")
+        return grading.Outcome({name: None for name in LESSONS[lesson]}, [], 0.0)
+
+    lessons = ["02_preprocess", "03_build_model", "07_draw_your_digit"]
+    ahead, keys = _graded_ahead_of_stand_ins(monkeypatch, grade_program, lessons)
+    assert ahead.take("02_preprocess", keys["02_preprocess"]) is not None
+    assert ahead.take("03_build_model", keys["03_build_model"]) is None
+    assert isinstance(ahead.failed["03_build_model"], RuntimeError)
+    with pytest.raises(grading.GradingError, match="could not train the network apart"):
+        ahead.take("07_draw_your_digit", keys["07_draw_your_digit"])
+    assert not ahead._thread.is_alive()
 
 
 def test_a_sandbox_that_cannot_start_stops_grading_and_scores_no_one(tmp_path, monkeypatch):

@@ -2,8 +2,8 @@
 
 The three doors use it the same way: the learner's check cell gives the same
 verdict by running the same checks in the learner's own kernel (honour
-system); ``pytest autograder/`` calls ``grade_submission``; nbgrader calls
-``grade_ahead`` at a student's first notebook and ``grade_notebook`` at each,
+system); ``pytest autograder/`` calls ``grade_submission``; nbgrader starts
+``GradedAhead`` at a student's first notebook and calls ``grade_notebook`` at each,
 from the preprocessor that takes the place of its Execute step
 (``preprocessors.py``)::
 
@@ -121,6 +121,12 @@ STUB_MESSAGE = "Exercise not done yet"  # nbgrader_config.py's code stub for an 
 # starts after these.
 LONGEST_FIRST = ("06_evaluate", "08_convnet", "05_train", "04_compile", "03_build_model", "01_load_data",
                  "02_preprocess", "07_draw_your_digit")
+
+# nbgrader's door takes the lessons' outcomes in the order of their notebooks, and each notebook's own steps run as
+# soon as its outcome is there: so its lessons start in that order, but for lesson 08, first, whose network is then
+# trained apart while the others are graded, the longest chain of the grading (GradedAhead).
+NBGRADER_ORDER = ("08_convnet", "01_load_data", "02_preprocess", "03_build_model", "04_compile", "05_train",
+                  "06_evaluate", "07_draw_your_digit")
 
 
 class GradingError(Exception):
@@ -249,18 +255,18 @@ def zero_lesson(lesson, message):
     return grade
 
 
-def side_by_side(items, jobs, grade):
+def side_by_side(items, jobs, grade, settled=None, order=LONGEST_FIRST):
     """{lesson: grade(lesson, item, sandboxes)} for each of ``items`` ({lesson: ...}), in one set of Sandboxes.
 
     Every lesson has a thread, but at most ``jobs`` (default: a core each) have a child running, taking
     their turn longest first (``Turns``): a lesson's replays, one at a time in this process, then overlap
-    the next lessons' children, and no core waits for them.
+    the next lessons' children, and no core waits for them. ``settled(lesson, future)``, if given, is called
+    as each lesson's grading ends, with its future, before the others have.
     """
     if not items:
         return {}
     jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
-    started = sorted(items, key=lambda lesson: LONGEST_FIRST.index(lesson) if lesson in LONGEST_FIRST
-                     else len(LONGEST_FIRST))
+    started = sorted(items, key=lambda lesson: order.index(lesson) if lesson in order else len(order))
     turns = Turns(started, jobs)
 
     def grade_in_turn(lesson):
@@ -276,6 +282,9 @@ def side_by_side(items, jobs, grade):
             Sandboxes(shared=len(items) > 1, turns=turns, start=True) as sandboxes:
         with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
             futures = {lesson: pool.submit(grade_in_turn, lesson) for lesson in started}
+            if settled is not None:
+                for lesson, future in futures.items():
+                    future.add_done_callback(functools.partial(settled, lesson))
             return {lesson: futures[lesson].result() for lesson in items}
 
 
@@ -326,23 +335,84 @@ class Outcome:
     seconds: float = 0.0  # what its sandboxed children ran
 
 
-def grade_ahead(submissions, *, limits=Limits(), jobs=None):
-    """Run the notebooks of one submission side by side: {key: Outcome}, for grade_notebook.
+class GradedAhead:
+    """The notebooks of one submission, graded side by side in the background, for grade_notebook (``graded``).
 
-    nbgrader grades a student's notebooks one after another; its door calls this at the first of them
-    (``preprocessors.GradeInSandbox``), so that all run at once in one sandbox, and each later notebook
-    finds its outcome ready. ``submissions``: {lesson: (notebook, release)}. An outcome is used only for
-    a notebook whose program (the code it runs, cell by cell) is the same as the one graded here.
+    nbgrader grades a student's notebooks one after another; its door starts this at the first of them
+    (``preprocessors.GradeInSandbox``), so that all run at once in one sandbox, and each notebook takes its
+    own outcome as soon as its lesson is graded (``take``): nbgrader's own steps for the first notebooks then
+    run while the last lessons are still being graded, not after them. ``submissions``: {lesson: (notebook,
+    release)}. An outcome is used only for a notebook whose program (the code it runs, cell by cell) is the
+    same as the one graded here.
+
+    A lesson that could not be graded here through a fault of the grader's raises at ``take``: a
+    GradingError for its notebook, so that nbgrader stops with the cause; another error, so that the
+    notebook is graded on its own.
     """
-    limits = _with_deadline(limits)
 
-    def grade(lesson, item, sandboxes):
-        submission, release = item
-        cells, _ = notebooks.repair(submission, release)
-        program = _program(cells, lesson, release)
-        return program_key(lesson, program), _grade_program(program, lesson, limits, sandboxes)
+    def __init__(self, submissions, *, limits=Limits(), jobs=None, finished=None):
+        self.limits = _with_deadline(limits)
+        self.started = time.monotonic()
+        self.failed = {}  # lesson -> the error, other than a GradingError, that kept it from being graded here
+        self.used = set()  # the lessons whose outcome a notebook took: the others were graded on their own
+        self._outcomes = {lesson: concurrent.futures.Future() for lesson in submissions}
+        self._taken = set()
+        self._finished = finished  # called with the seconds the grading took, once its sandboxes are gone
+        # The sandbox's server is launched from this thread, which lives as long as the grading (Server.launch). It
+        # is no daemon: a process that exits before every notebook took its outcome first lets it end and clean up.
+        self._thread = threading.Thread(target=self._grade, args=(submissions, jobs), name="graded-ahead")
+        self._thread.start()
 
-    return dict(side_by_side(submissions, jobs, grade).values())
+    def _grade(self, submissions, jobs):
+        def grade(lesson, item, sandboxes):
+            submission, release = item
+            cells, _ = notebooks.repair(submission, release)
+            program = _program(cells, lesson, release)
+            return program_key(lesson, program), _grade_program(program, lesson, self.limits, sandboxes)
+
+        def settled(lesson, future):
+            if future.exception() is not None:
+                self._outcomes[lesson].set_exception(future.exception())
+            else:
+                self._outcomes[lesson].set_result(future.result())
+
+        try:
+            side_by_side(submissions, jobs, grade, settled, order=NBGRADER_ORDER)
+        except BaseException as err:  # noqa: BLE001 -- before any lesson ran (the sandbox): each notebook says so
+            for outcome in self._outcomes.values():
+                if not outcome.done():
+                    outcome.set_exception(err)
+        if self._finished is not None:
+            self._finished(time.monotonic() - self.started)
+
+    def take(self, lesson, key):
+        """The Outcome of ``lesson``'s notebook, once graded, when its program's digest is ``key``; else None.
+
+        Raises the GradingError that kept the lesson from being graded; another error is kept in ``failed``,
+        and the notebook is then graded on its own. Once every lesson's outcome is taken, waits for the
+        grading to end.
+        """
+        if lesson not in self._outcomes:
+            return None
+        try:
+            graded_key, outcome = self._outcomes[lesson].result()
+        except GradingError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- a fault of the grader's in this lesson: graded again on its own
+            self.failed[lesson] = err
+            graded_key, outcome = None, None
+        finally:
+            self._taken.add(lesson)
+            if self._taken >= set(self._outcomes):
+                self.wait()
+        if graded_key != key:
+            return None
+        self.used.add(lesson)
+        return outcome
+
+    def wait(self):
+        """Wait until the grading has ended and its sandboxes are gone."""
+        self._thread.join()
 
 
 def program_key(lesson, program):
@@ -357,13 +427,13 @@ def grade_notebook(submission, lesson, *, release, limits=Limits(), repaired=(),
     ``repaired``: the notes of a repair made before (nbgrader's door repairs in
     its sanitizing stage), which this one, of a repaired notebook, cannot see.
     ``sandboxes``: the submission's sandboxes (``grade_submission``); else one of its own.
-    ``graded``: outcomes of ``grade_ahead``; the one for this notebook's program is taken from it, and run no more.
+    ``graded``: a GradedAhead; the outcome of this notebook's program is taken from it, and run no more.
     """
     started = time.perf_counter()
     cells, notes = notebooks.repair(submission, release)
     notes = list(dict.fromkeys([*repaired, *notes]))
     program = _program(cells, lesson, release)
-    outcome = graded.pop(program_key(lesson, program), None) if graded else None
+    outcome = graded.take(lesson, program_key(lesson, program)) if graded is not None else None
     if outcome is None:
         with contextlib.ExitStack() as stack:
             if sandboxes is None:

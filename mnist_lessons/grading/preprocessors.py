@@ -218,10 +218,11 @@ class GradeInSandbox(NbGraderPreprocessor):
     """Run the notebook in the engine's sandbox and write each check cell's output from the engine's verdict.
 
     nbgrader hands over a student's notebooks one at a time. At the first, all
-    of the student's lessons run side by side in one sandbox
-    (``engine.grade_ahead``), each read and repaired as nbgrader's own stages
-    read and repair it; each notebook then takes its outcome if the code it
-    runs is the same, and is graded on its own otherwise.
+    of the student's lessons start to run side by side in one sandbox
+    (``engine.GradedAhead``), each read and repaired as nbgrader's own stages
+    read and repair it; each notebook then takes its outcome, as soon as its
+    lesson is graded, if the code it runs is the same, and is graded on its
+    own otherwise.
     """
 
     def preprocess(self, nb, resources):
@@ -231,11 +232,13 @@ class GradeInSandbox(NbGraderPreprocessor):
             grade = _engine().zero_lesson(lesson, unreadable)
         else:
             graded = self._graded_ahead(resources)
-            ready = len(graded)
             grade, _ = _engine().grade_notebook(nb, lesson, release=course_notebook(self, resources),
                                                 repaired=nb.metadata.get(NOTES_KEY, {}).get("notes", []),
                                                 limits=_limits(self, resources), graded=graded)
-            if len(graded) == ready:
+            if lesson in graded.failed:
+                self.log.error("Grading %s beside the other lessons failed; it was graded on its own", lesson,
+                               exc_info=graded.failed[lesson])
+            elif lesson not in graded.used:
                 self.log.info("%s was graded on its own: its code is not what was graded ahead", lesson)
         # The cells stay as the sanitizing stage left them, with the learner's own outputs; only the checks' change.
         checks = {BY_NAME[name].check_id: name for name in LESSONS[lesson]}
@@ -251,23 +254,26 @@ class GradeInSandbox(NbGraderPreprocessor):
         return nb, resources
 
     def _graded_ahead(self, resources):
-        """The outcomes of the student's lessons, all run at their first notebook graded in this run."""
+        """The student's lessons, all graded side by side from their first notebook in this run (GradedAhead).
+
+        Each notebook takes its own outcome as its lesson is graded: nbgrader's steps for the first notebooks
+        overlap the grading of the last lessons. A GradingError of a lesson's stops nbgrader at that notebook, with
+        the cause: the first lessons' grades may be written by then, each one a verdict on the student's work, never
+        a zero for the grader's fault.
+        """
         info = resources["nbgrader"]
         key = (info["assignment"], info["student"])
         graded = grading_run(self)["graded"]
         if key not in graded:
-            graded.clear()  # a class graded in one run keeps one student's outcomes at a time
-            started = time.monotonic()
-            try:
-                graded[key] = _engine().grade_ahead(_submitted_lessons(self, resources), limits=_limits(self, resources))
-            except Exception as err:  # noqa: BLE001 -- a fault of the grader's: each notebook is then graded on its own
-                if isinstance(err, _engine().GradingError):
-                    raise  # no notebook of theirs could be graded: no grade, the cause said
-                self.log.exception("Grading %s's lessons side by side failed; each is graded on its own",
-                                   info["student"])
-                graded[key] = {}
-            self.log.info("Graded %d lessons of %s side by side in %.1f s", len(graded[key]),
-                          info["student"], time.monotonic() - started)
+            for earlier in graded.values():
+                earlier.wait()  # a class graded in one run grades one student at a time
+            graded.clear()
+            lessons = _submitted_lessons(self, resources)
+
+            def finished(seconds):
+                self.log.info("Graded %d lessons of %s side by side in %.1f s", len(lessons), info["student"], seconds)
+
+            graded[key] = _engine().GradedAhead(lessons, limits=_limits(self, resources), finished=finished)
         return graded[key]
 
 
