@@ -48,9 +48,10 @@ class Exercise:
     api: str  # hint 2: the functions or methods that do it
     solution: str  # hint 3: the solution cell of solutions/, without its nbgrader markers (a test holds them equal)
     mistakes: tuple  # Mistake, at least one: each must fail its check with its words, in the kernel and in-process
-    compiles: bool = False  # its check builds, compiles or trains a Keras network: the compile cache warms it up
+    # Its check builds, compiles, trains or runs a Keras network: the compile cache warms it up, and grading replays
+    # it in the process apart (grading/apart.py), never in the grader's own.
+    compiles: bool = False
     trained_network: bool = False  # its check calls the function on the checks' briefly trained network
-    trains_apart: bool = False  # its check trains the learner's network, in a process of its own (grading/apart.py)
 
     @property
     def check_id(self):
@@ -428,7 +429,7 @@ EXERCISES = (
 
     Exercise(
         "build_cnn", "08_convnet", points=3, answer_key=("cnn:build_cnn",),
-        compiles=True, trains_apart=True,
+        compiles=True,
         idea="Start as lesson 03 did, from 784 pixels, and put them back into their 28 x 28 grid of one channel. "
             "Then two rounds of a convolution (relu) followed by a pooling that halves the grid; then flatten what is "
             "left into one row, drop half of it at random while training, and finish with three Dense layers, the last of them 10 softmax units. Build it; "

@@ -3,7 +3,7 @@
 - ``notebooks``        a submitted notebook read as data and repaired by one rule
 - ``cases``            the calls each check makes, written down as data for the sandbox
 - ``engine``           runs a notebook in the sandbox and decides each verdict
-- ``apart``            a learner's network trained in a process of its own, within limits
+- ``apart``            the checks that need Keras, replayed in a process of the grader's, within limits
 - ``forkserver``       one sandboxed server per student, Keras imported once, a child forked per lesson
 - ``sandbox``          the child process the learner's code runs in
 - ``sandboxview``      the package as the sandbox sees it: what the child runs, none of the answers

@@ -20,11 +20,13 @@ the grading of another student would load. So:
   kept beside them (``trained_weights``), out of its sight; what it
   compiles beyond the cache it compiles for itself and cannot keep;
 - where the child is not confined (no bubblewrap), no cache is used at all;
-- the grader's own process, which replays the checks on what the child
-  recorded, reads the cache too (``read_in_this_process``) and never adds to
-  it: the replay of a correct answer compiles the warm-up's programs again
-  (lesson 08's replay compiled 25 programs in 7.2 s). It writes nothing, so
-  graders running side by side never see each other's half-written entries.
+- the process apart (``apart.py``), which replays the checks that compile
+  on what the child recorded, reads the cache too and never adds to it
+  (``NEVER_WRITE_SECONDS``): the replay of a correct answer compiles the
+  warm-up's programs again (lesson 08's replay compiled 25 programs in
+  7.2 s); so does the grader's own process where it makes the cases itself
+  (``read_in_this_process``). Neither writes, so graders running side by
+  side never see each other's half-written entries.
 
 The folder is ``$MNIST_LESSONS_XLA_CACHE``, or one under the user's cache
 folder named for the JAX version and this CPU (a program compiled for one

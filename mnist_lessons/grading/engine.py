@@ -43,15 +43,20 @@ How a lesson is graded, and why:
    course's own answer), and records what came back as data: JSON and
    ``.npy`` files, sent down a pipe of its own into a folder only this
    process sees (``channel.py``; read here with ``allow_pickle=False``), a
-   Keras model as its JSON config (rebuilt here in Keras' ``safe_mode``,
-   which refuses Python lambdas, and only once its layers are the course's
-   and its size bounded: ``_model_problem``) and weights.
-5. Here, in the grader's process, the check runs again with a stand-in for
-   the learner's function that hands back the recorded results. The verdict
-   and its message come from that run: nothing the child prints, writes
-   elsewhere or concludes counts. A function the child could not finish (it
-   hung, crashed the process, or took all the memory) is recorded as such,
-   and the child runs again without it, so the rest is graded.
+   Keras model as its JSON config (rebuilt in Keras' ``safe_mode``, which
+   refuses Python lambdas, and only once its layers are the course's and its
+   size bounded: ``_model_problem``) and weights.
+5. The check runs again with a stand-in for the learner's function that
+   hands back the recorded results (``_Replay``): here, in the grader's
+   process, or, for the checks that build, train or run a network
+   (``Exercise.compiles``), in the process apart (``apart.py``), a process of
+   the grader's that runs no learner code, forks a child per replay and is
+   bounded in memory and time, so that this process never imports Keras.
+   The verdict and its message come from that run: nothing the child
+   prints, writes elsewhere or concludes counts. A function the child could
+   not finish (it hung, crashed the process, or took all the memory) is
+   recorded as such, and the child runs again without it, so the rest is
+   graded.
 6. A fault of the grader's or the machine's (the sandbox cannot start, the
    course's own answer fails its check) is never a student's zero: grading
    stops with ``GradingError``, naming the cause, and writes no grade.
@@ -259,7 +264,7 @@ def side_by_side(items, jobs, grade, settled=None, order=LONGEST_FIRST):
     """{lesson: grade(lesson, item, sandboxes)} for each of ``items`` ({lesson: ...}), in one set of Sandboxes.
 
     Every lesson has a thread, but at most ``jobs`` (default: a core each) have a child running, taking
-    their turn longest first (``Turns``): a lesson's replays, one at a time in this process, then overlap
+    their turn longest first (``Turns``): a lesson's replays, here or in the process apart, then overlap
     the next lessons' children, and no core waits for them. ``settled(lesson, future)``, if given, is called
     as each lesson's grading ends, with its future, before the others have.
     """
@@ -275,11 +280,10 @@ def side_by_side(items, jobs, grade, settled=None, order=LONGEST_FIRST):
         finally:
             turns.leave(lesson)  # a lesson that never ran a child (past the deadline, or an error) holds no one up
 
-    trains_apart = any(BY_NAME[name].trains_apart for lesson in items for name in LESSONS.get(lesson, ()))
-    # The process that trains apart, then the shared server, start first: each imports Keras (about 1.4 s), and
-    # every lesson waits for the server, while this process's own preparations need neither.
-    with apart.ready() if trains_apart else contextlib.nullcontext(), \
-            Sandboxes(shared=len(items) > 1, turns=turns, start=True) as sandboxes:
+    # The process apart, then the shared server, start first: each imports Keras (about 1.4 s), and every lesson
+    # waits for the server, while this process's own preparations need neither.
+    apart_too = any(BY_NAME[name].compiles for lesson in items for name in LESSONS.get(lesson, ()))
+    with Sandboxes(shared=len(items) > 1, turns=turns, start=True, apart_too=apart_too) as sandboxes:
         with concurrent.futures.ThreadPoolExecutor(len(items)) as pool:
             futures = {lesson: pool.submit(grade_in_turn, lesson) for lesson in started}
             if settled is not None:
@@ -463,7 +467,7 @@ def _grade_program(program, lesson, limits, sandboxes):
         elif name not in run.recorded:
             messages[name] = f"{name} could not be graded: the grading process stopped before it."
         else:
-            messages[name] = _replay_check(name, run.recorded[name])
+            messages[name] = _replay_check(name, run.recorded[name], sandboxes)
     return Outcome(messages, run.notes, run.seconds)
 
 
@@ -673,17 +677,20 @@ class _Output:
 
 
 class Sandboxes:
-    """The fork servers (``forkserver.py``) that grade one submission, and the folders of their children.
+    """The fork servers (``forkserver.py``) that grade one submission, the folders of their children, and the
+    process apart where the checks that need Keras are replayed (``apart.py``).
 
     ``shared``: the lessons share one server (started at the first fork), each
     graded again in a server of its own when its run does not end cleanly
     (``_run_child``); else every lesson has its own from the start. The
     servers' sandboxes see only the folders made for their children.
+    ``start``: launch the shared server now, and the process apart too with
+    ``apart_too``, rather than at their first use.
     """
 
-    def __init__(self, shared, turns=None, start=False):
+    def __init__(self, shared, turns=None, start=False, apart_too=False):
         _exit_quickly()
-        never_draws()  # a process that grades replays checks and plots nothing: Keras without matplotlib
+        never_draws()  # should this process import Keras (the cases made here, with no cache): without matplotlib
         self.shared = shared
         self.turns = turns or Turns()  # which children may run now (side_by_side)
         self.backend = _backend()  # the same backend as this process: replays must agree
@@ -696,10 +703,12 @@ class Sandboxes:
         self._lock = threading.Lock()
         self._count = itertools.count(1)
         self._launched = None  # the shared server, launched here (``start``) and not yet waited for
+        self.apart = None  # the process apart (``apart.Server``), where the checks that need Keras are replayed
         try:
+            if start and apart_too:
+                self._apart()
             if start and shared:  # from this thread, which outlives it (Server.launch)
                 self._launched = self._new_server().launch()
-            compilecache.read_in_this_process(self.cache)  # for the cases and the replays made here
         except BaseException:
             self.close()
             raise
@@ -728,6 +737,30 @@ class Sandboxes:
         return forkserver.Server(self._environment(), work_bytes=SCRATCH_BYTES, area=area, package=self.package,
                                  read_only=read_only, keras=self.backend == "jax",
                                  log=self.private / f"server-{number}.log")
+
+    def replay_apart(self, name, record):
+        """The message of ``name``'s check replayed in the process apart on ``record`` (None: passed)."""
+        try:
+            return self._apart().verdict(name, record)
+        except apart.Stopped as err:
+            return f"{name}: the grader stopped checking what it returned: {err}."
+        except apart.Failed as err:
+            raise GradingError(f"the grader could not replay {name}'s check apart: {err}") from None
+
+    def _apart(self):
+        with self._lock:
+            if self.apart is None:
+                folder = self.private / "apart"
+                folder.mkdir()
+                env = child_env()
+                # One BLAS thread, as in the warm-up and the sandbox: NumPy's pool, started at import, is a thread
+                # the server's forks would not copy (XLA's own threads start in each child, after the fork).
+                env.update(KERAS_BACKEND=self.backend, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+                if self.cache is not None:  # reads the programs the warm-up compiled, adds none
+                    env.update(JAX_COMPILATION_CACHE_DIR=str(compilecache.programs(self.cache)),
+                               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=str(compilecache.NEVER_WRITE_SECONDS))
+                self.apart = apart.Server(env, folder, compilecache.trained_weights(self.cache)).launch()
+            return self.apart
 
     def private_folder(self, lesson):
         """A new folder, seen by the grader alone, for what a child of ``lesson`` sends and prints."""
@@ -758,6 +791,8 @@ class Sandboxes:
             for server in self._servers.values():
                 server.close()
             self._servers.clear()
+            if self.apart is not None:
+                self.apart.close()
         forkserver.remove_tree(self.root)
 
     def __enter__(self):
@@ -1261,93 +1296,20 @@ class Unreadable:
 
 
 
-def _replay_check(name, record):
-    """Run the lesson's check here against the recorded results; None when it passed, else its message."""
-    if "error" in record:
-        return f"{name}: {record['error']}"
-    ahead = _trained_ahead(name, record)  # trained while the check runs, up to where it needs the accuracy
-    models = {}  # the networks rebuilt here, once for both runs of the check below
-    if ahead:
-        try:
-            with exercise_cases.CHECKS_LOCK:  # checks swap sys.stdout and fd 2 while they run: one at a time
-                return _replay_check_alone(name, record, ahead, models, wait=False)
-        except _Unfinished:  # the rest of the check waits for the training, without the lock
-            concurrent.futures.wait(ahead.values())
-    with exercise_cases.CHECKS_LOCK:
-        return _replay_check_alone(name, record, ahead, models)
+def _replay_check(name, record, sandboxes):
+    """Run the lesson's check against the recorded results; None when it passed, else its message.
 
-
-class _Unfinished(BaseException):
-    """A network trained apart is still training: the check stops there (no ``except Exception`` of the check's
-    may take this for the learner's failure), and runs again once the training has ended."""
-
-
-def _trained_ahead(name, record):
-    """{model_id: Future} for the networks the visible calls returned, each trained apart in a thread of its own.
-
-    Lesson 08's check trains the network its visible call returned (``checks._expect_cnn_learns``), one epoch, in
-    a process of its own: seconds, which the replay would otherwise spend holding the checks' lock. Each future
-    gives the accuracy, or why training was stopped, or None for a network whose training failed for another
-    reason (Keras refusing it, a weight it cannot read), which the check then trains again, as it would have. A
-    network the grader will not build is not trained.
+    The checks that need Keras (``Exercise.compiles``) run in the process apart (``apart.py``), so that nothing
+    a learner's function returned is built, trained or run here; the others here, one at a time.
     """
-    if not BY_NAME[name].trains_apart:
-        return {}
-    ahead = {}
-    for call in record.get("calls", {}).get("visible", []):
-        result = call.get("result") if isinstance(call, dict) else None
-        if not (isinstance(result, dict) and result.get("t") == "model" and type(result.get("model_id")) is int):
-            continue
-        if _model_problem(result.get("config")) or not isinstance(result.get("weights"), list):
-            continue
-        if result["model_id"] not in ahead:
-            future = ahead[result["model_id"]] = concurrent.futures.Future()
-            threading.Thread(target=_train_apart, args=(future, result, record["_arrays"]), daemon=True).start()
-    return ahead
-
-
-def _train_apart(future, result, arrays):
-    try:
-        future.set_result(apart.accuracy_of_record(result, arrays))
-    except apart.Stopped as err:
-        future.set_result(err)
-    except Exception:  # noqa: BLE001 -- see _trained_ahead
-        future.set_result(None)
-
-
-def _replay_check_alone(name, record, ahead=None, models=None, wait=True):
     from mnist_lessons import checks
 
-    replay = _Replay(name, record)
-    if models is not None:
-        replay.models = models
-    failures = []  # a network trained apart whose process failed through no fault of the learner's
-
-    def trained_apart(model):
-        token = next((token for token, built in replay.models.items() if built is model), None)
-        future = (ahead or {}).get(token)
-        if future is not None:
-            if not wait and not future.done():
-                raise _Unfinished
-            outcome = future.result()
-            if isinstance(outcome, Exception):
-                raise outcome
-            if outcome is not None:
-                return outcome
-        try:
-            return apart.briefly_trained_accuracy(model)
-        except apart.Failed as err:
-            failures.append(str(err))
-            raise
-
-    saved, checks._briefly_trained_accuracy = checks._briefly_trained_accuracy, trained_apart
-    try:
-        message = _verdict(name, replay, checks)
-    finally:
-        checks._briefly_trained_accuracy = saved
-    if failures:
-        raise GradingError(f"the grader could not train {name}'s network apart ({failures[0]})")
-    return message
+    if "error" in record:
+        return f"{name}: {record['error']}"
+    if BY_NAME[name].compiles:
+        return sandboxes.replay_apart(name, record)
+    with exercise_cases.CHECKS_LOCK:  # checks swap sys.stdout and fd 2 while they run: one at a time
+        return _verdict(name, _Replay(name, record), checks)
 
 
 def _verdict(name, replay, checks):
