@@ -48,7 +48,8 @@ from mnist_lessons.grading.processes import resident_bytes
 MEMORY_BYTES = 3 * 1024**3  # resident memory of one replay: LeNet-5's epoch takes about 1 GiB with Keras
 SECONDS = 120.0  # one replay: lesson 08's, the longest, compiles and trains for an epoch, a few seconds
 START_SECONDS = 120.0  # the server's imports: about 1.5 s on 2 cores, Keras among them
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05  # how often the grader looks at a child's time and memory
+REAP_SECONDS = 0.01  # how often the server looks for its children's ends: one is on grading's longest chain
 PR_SET_PDEATHSIG = 1
 
 
@@ -255,8 +256,8 @@ def main():
     _say(op="ready")
     children = {}  # pid -> the request's number
     pending = b""
-    while True:
-        readable, _, _ = select.select([0], [], [], POLL_SECONDS)
+    while True:  # a child's end is seen within REAP_SECONDS; with none running, only a request wakes the server
+        readable, _, _ = select.select([0], [], [], REAP_SECONDS if children else None)
         if readable:
             data = os.read(0, 65536)
             if not data:

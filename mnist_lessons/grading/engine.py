@@ -704,6 +704,7 @@ class Sandboxes:
         self._count = itertools.count(1)
         self._launched = None  # the shared server, launched here (``start``) and not yet waited for
         self.apart = None  # the process apart (``apart.Server``), where the checks that need Keras are replayed
+        self._apart_lock = threading.Lock()  # not the servers' lock, which a server's start holds for seconds
         try:
             if start and apart_too:
                 self._apart()
@@ -748,7 +749,7 @@ class Sandboxes:
             raise GradingError(f"the grader could not replay {name}'s check apart: {err}") from None
 
     def _apart(self):
-        with self._lock:
+        with self._apart_lock:
             if self.apart is None:
                 folder = self.private / "apart"
                 folder.mkdir()
@@ -791,6 +792,7 @@ class Sandboxes:
             for server in self._servers.values():
                 server.close()
             self._servers.clear()
+        with self._apart_lock:
             if self.apart is not None:
                 self.apart.close()
         forkserver.remove_tree(self.root)
