@@ -79,7 +79,7 @@ class Server:
         self.process = None
         self._numbers = itertools.count(1)
         self._forked = {}  # a request's number -> its child's process id
-        self._exits = {}  # a request's number -> its child's wait status
+        self._exits = {}  # a request's number -> its child's exit code (-N: killed by signal N)
         self._ready = False
         self._gone = None  # why the server stopped answering, once it has
         self._condition = threading.Condition()
