@@ -6,7 +6,8 @@ function returned, a Keras model from its recorded config and weights, and
 run it: lesson 08's trains it for an epoch. The learner chose that network;
 bounded before it is built (``engine._model_problem``), it can still cost
 more than the grader should carry. So these replays run here, never in the
-grader's own process, which then never imports Keras or JAX at all.
+grader's own process, which then imports neither Keras nor JAX (unless it
+makes the cases itself, with no warmed cache: ``cases.py``).
 
 One ``Server`` per submission (``engine.Sandboxes``): a process that runs no
 learner code (``python -I -m mnist_lessons.grading.apart``) imports Keras, the

@@ -51,7 +51,7 @@ How a lesson is graded, and why:
    process, or, for the checks that build, train or run a network
    (``Exercise.compiles``), in the process apart (``apart.py``), a process of
    the grader's that runs no learner code, forks a child per replay and is
-   bounded in memory and time, so that this process never imports Keras.
+   bounded in memory and time, so that this process needs no Keras.
    The verdict and its message come from that run: nothing the child
    prints, writes elsewhere or concludes counts. A function the child could
    not finish (it hung, crashed the process, or took all the memory) is
