@@ -1066,7 +1066,7 @@ def _expect_cnn_learns(call, model):
     train_images, _, test_images, _ = _sample_arrays()
     try:
         accuracy = _briefly_trained_accuracy(model)
-    except Exception as err:  # noqa: BLE001 -- Keras (or the grader's limits) refusing the learner's own network
+    except Exception as err:  # noqa: BLE001 -- Keras refusing the learner's own network
         _fail(f"Called {call}, then compiled and trained the network it returned for {CNN_CHECK_EPOCHS} epoch on "
               f"{len(train_images):,} images, as the course's compile_model and train_model do. That raised "
               f"{_error_text(err)}. Build the layers of the lesson's table, in its order: {CNN_LAYERS}.")

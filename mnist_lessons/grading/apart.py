@@ -44,7 +44,8 @@ import threading
 import time
 from pathlib import Path
 
-from mnist_lessons.grading.processes import resident_bytes
+from mnist_lessons.grading.forkserver import kill_all
+from mnist_lessons.grading.processes import prctl, resident_bytes
 
 MEMORY_BYTES = 3 * 1024**3  # resident memory of one replay: LeNet-5's epoch takes about 1 GiB with Keras
 SECONDS = 120.0  # one replay: lesson 08's, the longest, compiles and trains for an epoch, a few seconds
@@ -134,9 +135,9 @@ class Server:
             running = [pid for number, pid in self._forked.items() if number not in self._exits]
             self._condition.notify_all()
         for pid in running:  # each in a session of its own, which the server's group does not hold
-            _kill(pid)
+            kill_all([pid])
         if self.process is not None:
-            _kill(self.process.pid)
+            kill_all([self.process.pid])
             self.process.wait()
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
@@ -204,7 +205,7 @@ class Server:
                 elif resident_bytes([pid]) > MEMORY_BYTES:
                     why = f"that took more than the {MEMORY_BYTES / 1024**3:g} GiB of memory the grader allows"
                 if why:
-                    _kill(pid)
+                    kill_all([pid])
                     self._condition.wait_for(lambda: number in self._exits or self._gone, SECONDS)
                     return why
                 self._condition.wait(POLL_SECONDS)
@@ -226,12 +227,6 @@ def _request_bytes(name, record):
     return sandbox.request_bytes({"name": name, "record": fields}, blobs)
 
 
-def _kill(pid):
-    for kill in (os.killpg, os.kill):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            kill(pid, signal.SIGKILL)
-
-
 def _code_text(code):
     """An exit code as subprocess gives one (-N: killed by signal N), in words."""
     return f"signal {-code}" if code < 0 else f"status {code}"
@@ -244,7 +239,7 @@ def main():
     """Import what every replay needs, say ``ready``, then fork a child for each request on standard input."""
     import select
 
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader
     try:
         checks = _preload(sys.argv[1] if len(sys.argv) > 1 else None)
     except Exception as err:  # noqa: BLE001 -- said to the grader, which stops grading with it
@@ -303,7 +298,7 @@ def _become_child(checks, request_path, result_path):
     code = 70
     try:
         os.setsid()  # a session of its own: the grader kills it and nothing else
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         null = os.open(os.devnull, os.O_RDWR)
         for descriptor in (0, 1, 2):  # the server's standard output is the grader's channel: never the child's
             os.dup2(null, descriptor)
@@ -335,13 +330,6 @@ def _write(path, result):
 def _say(**message):
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
-
-
-def _prctl(option, value):
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
 if __name__ == "__main__":

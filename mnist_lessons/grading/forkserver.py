@@ -55,7 +55,7 @@ import threading
 import time
 
 from mnist_lessons.grading import isolation
-from mnist_lessons.grading.processes import live_processes, proc_stat, trees
+from mnist_lessons.grading.processes import live_processes, prctl, proc_stat, trees
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a control message: a folder's path, a process id
 START_SECONDS = 120.0  # the server's imports: about 2 s on 2 cores, Keras among them
@@ -376,13 +376,6 @@ def _start_time(pid):
 # ---------------------------------------------------------------- the server, inside the sandbox
 
 
-def _prctl(option, value):
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-
-
 def _preload(keras):
     """Import what every lesson's child needs, so that no child pays for it: the sandbox, IPython and its shell,
     matplotlib and, with ``keras``, Keras. Nothing here starts a thread (``serve`` checks)."""
@@ -409,9 +402,9 @@ def serve():
     control = socket.socket(fileno=0)  # the grader's socket, as standard input
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as PID 1, only a signal with a handler could reach it
     os.makedirs(os.environ["HOME"], exist_ok=True)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader (setpriv's change of user cleared bubblewrap's)
-    _prctl(PR_SET_DUMPABLE, 0)  # no child may trace this process or read its memory
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a lesson left behind falls to us, to be killed
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader (setpriv's change of user cleared bubblewrap's)
+    prctl(PR_SET_DUMPABLE, 0)  # no child may trace this process or read its memory
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # what a lesson left behind falls to us, to be killed
     try:
         sandbox = _preload("--keras" in sys.argv)
     except Exception as err:  # noqa: BLE001 -- said to the grader, which says it in the grade
@@ -492,9 +485,9 @@ def _become_child(folder, request, results, output, sandbox):
     """In the new child: its own session and folder, its pipes as its input, results and output; then the lesson."""
     os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl+C's KeyboardInterrupt, as in a kernel
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the server gone, the child goes too
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)  # its orphans stay in its tree, watched and killed with it
-    _prctl(PR_SET_DUMPABLE, 0)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the server gone, the child goes too
+    prctl(PR_SET_CHILD_SUBREAPER, 1)  # its orphans stay in its tree, watched and killed with it
+    prctl(PR_SET_DUMPABLE, 0)
     null = os.open(os.devnull, os.O_RDONLY)  # descriptor 0, which the server's socket left free
     if null != 0:
         os.dup2(null, 0)
