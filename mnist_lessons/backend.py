@@ -53,7 +53,7 @@ def import_keras():
 
 
 def never_draws():
-    """Say that this process draws nothing (the grader's, the process that trains apart): Keras is then imported
+    """Say that this process draws nothing (the grader's, the process apart): Keras is then imported
     without matplotlib.
 
     Keras imports ``matplotlib.pyplot`` for its image gallery, if it can: 0.3 to 0.5 s of every grading's critical
